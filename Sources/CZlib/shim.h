@@ -1,0 +1,2 @@
+// zlib (zlib1g-dev), for reading .gz data files.
+#include <zlib.h>

@@ -1,0 +1,40 @@
+/// Walks a data set in batches: an index order (shuffled from the session's random source at
+/// the start of each pass when asked), and one float buffer that each batch is converted into.
+public final class BatchLoader {
+    public let dataset: Dataset
+    public let batchSize: Int
+    public private(set) var order: [Int32]
+    public let x = Tensor()
+    public private(set) var labels: UnsafeMutablePointer<Int32>
+
+    public init(dataset: Dataset, batchSize: Int) {
+        self.dataset = dataset
+        self.batchSize = batchSize
+        order = (0..<Int32(dataset.count)).map { $0 }
+        labels = .allocate(capacity: max(batchSize, 1))
+        x.reshape(rows: batchSize, cols: dataset.features)
+    }
+
+    deinit { labels.deallocate() }
+
+    public var batchCount: Int { (dataset.count + batchSize - 1) / batchSize }
+
+    /// Starts a pass: the natural order, or a fresh permutation (as DataLoader's shuffle).
+    public func start(shuffle: Bool, random: RandomGenerator) {
+        if shuffle {
+            for i in order.indices { order[i] = Int32(i) }
+            random.source.shuffle(&order)
+        }
+    }
+
+    /// Fills `x` and `labels` with batch `b` of the pass; returns its size.
+    @discardableResult
+    public func load(batch b: Int) -> Int {
+        let start = b * batchSize, size = min(batchSize, dataset.count - start)
+        x.reshape(rows: size, cols: dataset.features)
+        order.withUnsafeBufferPointer { o in
+            dataset.fill(indices: UnsafeBufferPointer(rebasing: o[start..<(start + size)]), x: x.data, labels: labels)
+        }
+        return size
+    }
+}

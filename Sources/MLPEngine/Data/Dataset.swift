@@ -1,0 +1,95 @@
+/// A set of labelled samples that a batch loader draws from.
+public protocol Dataset: AnyObject {
+    /// What it is, for messages and `data` listings ("mnist train (60000 images)").
+    var summary: String { get }
+    var count: Int { get }
+    /// The shape of one sample ([1, 28, 28] for MNIST).
+    var sampleShape: [Int] { get }
+    var classNames: [String] { get }
+
+    /// Writes the samples at `indices` as rows of floats into `x` and their labels into `labels`.
+    func fill(indices: UnsafeBufferPointer<Int32>, x: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>)
+}
+
+extension Dataset {
+    public var features: Int { sampleShape.reduce(1, *) }
+    public var classes: Int { classNames.count }
+}
+
+/// Images kept as bytes (as in the file) and scaled by 1/255 one batch at a time, as
+/// torchvision's ToTensor does.
+public final class ByteImageDataset: Dataset {
+    public let summary: String
+    public let sampleShape: [Int]
+    public let classNames: [String]
+    public let images: [UInt8]
+    public let labels: [UInt8]
+    private let width: Int
+
+    public init(summary: String, sampleShape: [Int], classNames: [String], images: [UInt8], labels: [UInt8]) {
+        self.summary = summary
+        self.sampleShape = sampleShape
+        self.classNames = classNames
+        self.images = images
+        self.labels = labels
+        width = sampleShape.reduce(1, *)
+    }
+
+    public var count: Int { labels.count }
+
+    public func fill(indices: UnsafeBufferPointer<Int32>, x: UnsafeMutablePointer<Float>, labels out: UnsafeMutablePointer<Int32>) {
+        let w = width
+        images.withUnsafeBufferPointer { img in
+            labels.withUnsafeBufferPointer { lab in
+                for (r, index) in indices.enumerated() {
+                    let src = img.baseAddress! + Int(index) * w
+                    let dst = x + r * w
+                    for j in 0..<w { dst[j] = Float(src[j]) / 255 }
+                    out[r] = Int32(lab[Int(index)])
+                }
+            }
+        }
+    }
+}
+
+/// Samples kept as floats (generated data, plugins' readers).
+public final class FloatDataset: Dataset {
+    public let summary: String
+    public let sampleShape: [Int]
+    public let classNames: [String]
+    public let values: [Float]
+    public let labels: [Int32]
+
+    public init(summary: String, sampleShape: [Int], classNames: [String], values: [Float], labels: [Int32]) {
+        self.summary = summary
+        self.sampleShape = sampleShape
+        self.classNames = classNames
+        self.values = values
+        self.labels = labels
+    }
+
+    public var count: Int { labels.count }
+
+    public func fill(indices: UnsafeBufferPointer<Int32>, x: UnsafeMutablePointer<Float>, labels out: UnsafeMutablePointer<Int32>) {
+        let w = features
+        values.withUnsafeBufferPointer { v in
+            for (r, index) in indices.enumerated() {
+                (x + r * w).update(from: v.baseAddress! + Int(index) * w, count: w)
+                out[r] = labels[Int(index)]
+            }
+        }
+    }
+}
+
+/// What a dataset's factory is given: its options, the session's random source and the
+/// data-set name it is loaded under (train, test, ...).
+public struct DatasetArguments {
+    public let options: Options
+    public let random: RandomGenerator
+    public let positional: [String]
+    public init(options: Options, random: RandomGenerator, positional: [String] = []) {
+        self.options = options
+        self.random = random
+        self.positional = positional
+    }
+}

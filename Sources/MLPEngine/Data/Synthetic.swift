@@ -1,0 +1,32 @@
+/// Gaussian blobs for tests and demos: `classes` centres drawn uniform in [-1, 1]^features,
+/// and `n` samples, each its class's centre plus normal noise of standard deviation `noise`,
+/// classes taken in turn. Drawn from the session's random source, so `seed` fixes them.
+public enum SyntheticData {
+    public static func make(classes: Int, features: Int, n: Int, noise: Float, random: RandomGenerator) -> Dataset {
+        var centres = [Float](repeating: 0, count: classes * features)
+        for i in centres.indices { centres[i] = random.source.uniform(-1, 1) }
+        var values = [Float](repeating: 0, count: n * features)
+        var labels = [Int32](repeating: 0, count: n)
+        for s in 0..<n {
+            let c = s % classes
+            labels[s] = Int32(c)
+            for f in 0..<features {
+                values[s * features + f] = centres[c * features + f] + noise * Float(random.source.normal())
+            }
+        }
+        return FloatDataset(summary: "synthetic (\(n) samples, \(features) features, \(classes) classes)",
+                            sampleShape: [features], classNames: (0..<classes).map(String.init),
+                            values: values, labels: labels)
+    }
+
+    static func make(_ a: DatasetArguments) throws -> Dataset {
+        let o = a.options
+        let classes = try o.int("classes", min: 2, max: 1 << 16)
+        let features = try o.int("features", min: 1, max: 1 << 20)
+        let n = try o.int("n", min: 1, max: 1 << 26)
+        guard features * n <= 1 << 28 else {
+            throw EngineError("synthetic: features × n = \(features * n) values is too many (at most \(1 << 28))")
+        }
+        return make(classes: classes, features: features, n: n, noise: try o.float("noise", min: 0), random: a.random)
+    }
+}

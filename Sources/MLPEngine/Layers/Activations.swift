@@ -1,0 +1,69 @@
+import Foundation
+
+/// max(0, x).
+public final class ReLU: ElementwiseLayer {
+    public init(shape: [Int]) { super.init(kind: "relu", shape: shape) }
+    override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
+    }
+    override public func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                    _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { dx[i] = x[i] > 0 ? dy[i] : 0 }
+    }
+}
+
+/// x for x > 0, slope·x otherwise (nn.LeakyReLU, slope 0.01 by default).
+public final class LeakyReLU: ElementwiseLayer {
+    public let slope: Float
+    public init(shape: [Int], slope: Float) {
+        self.slope = slope
+        super.init(kind: "leaky_relu", shape: shape)
+    }
+    override public var definition: String { "leaky_relu slope=\(slope)" }
+    override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] = x[i] > 0 ? x[i] : x[i] * slope }
+    }
+    override public func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                    _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { dx[i] = x[i] > 0 ? dy[i] : dy[i] * slope }
+    }
+}
+
+/// 1 / (1 + e^-x).
+public final class Sigmoid: ElementwiseLayer {
+    public init(shape: [Int]) { super.init(kind: "sigmoid", shape: shape) }
+    override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] = 1 / (1 + expf(-x[i])) }
+    }
+    override public func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                    _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+    }
+}
+
+/// tanh(x).
+public final class Tanh: ElementwiseLayer {
+    public init(shape: [Int]) { super.init(kind: "tanh", shape: shape) }
+    override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] = tanhf(x[i]) }
+    }
+    override public func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                    _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+    }
+}
+
+extension ReLU {
+    static func make(_ a: LayerArguments) throws -> Layer { try makeElementwise(a, kind: "relu") { ReLU(shape: $0) } }
+}
+extension Sigmoid {
+    static func make(_ a: LayerArguments) throws -> Layer { try makeElementwise(a, kind: "sigmoid") { Sigmoid(shape: $0) } }
+}
+extension Tanh {
+    static func make(_ a: LayerArguments) throws -> Layer { try makeElementwise(a, kind: "tanh") { Tanh(shape: $0) } }
+}
+extension LeakyReLU {
+    static func make(_ a: LayerArguments) throws -> Layer {
+        try makeElementwise(a, kind: "leaky_relu") { LeakyReLU(shape: $0, slope: try a.options.float("slope")) }
+    }
+}

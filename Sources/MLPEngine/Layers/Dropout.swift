@@ -1,0 +1,53 @@
+/// nn.Dropout: in training, zeroes each value with probability p and scales the rest by
+/// 1/(1-p); in evaluation, passes values through.
+public final class Dropout: Layer {
+    public let kind = "dropout"
+    public let p: Float
+    private let shape: [Int]
+    private let random: RandomGenerator
+    public var isTraining = true
+    public var needsInputGradient = true
+    private let output = Tensor()
+    private let mask = Tensor()
+    private let gradInput = Tensor()
+
+    public init(shape: [Int], p: Float, random: RandomGenerator) {
+        self.shape = shape
+        self.p = p
+        self.random = random
+    }
+
+    public var definition: String { "dropout p=\(p)" }
+    public var outputShape: [Int] { shape }
+    public var parameters: [Parameter] { [] }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        guard isTraining, p > 0 else { return x }
+        output.reshape(rows: x.rows, cols: x.cols)
+        mask.reshape(rows: x.rows, cols: x.cols)
+        let scale = 1 / (1 - p)
+        for i in 0..<x.count {
+            let keep: Float = random.source.uniform() >= p ? scale : 0
+            mask.data[i] = keep
+            output.data[i] = x.data[i] * keep
+        }
+        return output
+    }
+
+    public func backward(_ gy: Tensor) -> Tensor {
+        guard isTraining, p > 0 else { return gy }
+        gradInput.reshape(rows: gy.rows, cols: gy.cols)
+        for i in 0..<gy.count { gradInput.data[i] = gy.data[i] * mask.data[i] }
+        return gradInput
+    }
+
+    static func make(_ a: LayerArguments) throws -> Layer {
+        try a.expectPositional(atMost: 1, usage: "dropout [P] [p=P]")
+        var options = a.options
+        if let word = a.positional.first {
+            options = try Options(["p": word], specs: a.options.specs, owner: "dropout")
+        }
+        let p = try options.float("p", min: 0, max: 1, maxExclusive: true)
+        return Dropout(shape: a.inputShape ?? [], p: p, random: a.random)
+    }
+}

@@ -1,0 +1,51 @@
+/// The shared body of layers that map each value on its own (relu, tanh, ...): a subclass
+/// gives `apply` (y from x) and `derivative` (dx from x, y and dy); buffers and shapes live here.
+open class ElementwiseLayer: Layer {
+    public let kind: String
+    public let width: [Int]
+    public var isTraining = true
+    public var needsInputGradient = true
+    public let output = Tensor()
+    public let gradInput = Tensor()
+    public private(set) var input: Tensor?
+
+    public init(kind: String, shape: [Int]) {
+        self.kind = kind
+        width = shape
+    }
+
+    open var definition: String { kind }
+    public var outputShape: [Int] { width }
+    public var parameters: [Parameter] { [] }
+
+    /// y[i] = f(x[i]) for i in 0..<n.
+    open func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        fatalError("\(kind) must override apply")
+    }
+
+    /// dx[i] = f'(x[i]) * dy[i], given x, y = f(x) and dy.
+    open func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                         _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        fatalError("\(kind) must override derivative")
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        input = x
+        output.reshape(rows: x.rows, cols: x.cols)
+        apply(x.data, output.data, x.count)
+        return output
+    }
+
+    public func backward(_ gy: Tensor) -> Tensor {
+        gradInput.reshape(rows: gy.rows, cols: gy.cols)
+        derivative(input!.data, output.data, gy.data, gradInput.data, gy.count)
+        return gradInput
+    }
+}
+
+/// Makes an elementwise layer that takes no words and only the options in its spec.
+func makeElementwise(_ args: LayerArguments, kind: String,
+                     _ make: ([Int]) throws -> Layer) throws -> Layer {
+    try args.expectPositional(atMost: 0, usage: kind)
+    return try make(args.inputShape ?? [])
+}

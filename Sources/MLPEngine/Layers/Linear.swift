@@ -1,0 +1,104 @@
+/// y = x Wᵀ + b, as nn.Linear: W is [out, in], b is [out], both initialised uniform in
+/// ±1/sqrt(in). An image input is flattened, as `input.view(-1, 28*28)` does.
+public final class Linear: Layer {
+    public let kind = "linear"
+    public let inputWidth: Int
+    public let outputWidth: Int
+    public let weight: Parameter
+    public let bias: Parameter
+    public var isTraining = true
+    public var needsInputGradient = true
+
+    private let output = Tensor()
+    private let gradInput = Tensor()
+    private var input: Tensor?
+    /// A row of ones, for summing the output gradient over the batch with sgemv.
+    private var ones: [Float] = []
+
+    public init(inputWidth: Int, outputWidth: Int, random: RandomGenerator) {
+        self.inputWidth = inputWidth
+        self.outputWidth = outputWidth
+        weight = Parameter(name: "weight", rows: outputWidth, cols: inputWidth)
+        bias = Parameter(name: "bias", rows: 1, cols: outputWidth)
+        Initializer.pytorchDefault(weight: weight.value, bias: bias.value, random: random)
+    }
+
+    public var definition: String { "linear \(inputWidth) \(outputWidth)" }
+    public var outputShape: [Int] { [outputWidth] }
+    public var parameters: [Parameter] { [weight, bias] }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        let batch = x.rows
+        input = x
+        output.reshape(rows: batch, cols: outputWidth)
+        // output[B,out] = x[B,in] · Wᵀ[in,out]   (M=B, N=out, K=in)
+        BLAS.gemm(transA: false, transB: true, m: batch, n: outputWidth, k: inputWidth,
+                  a: x.data, lda: inputWidth, b: weight.value.data, ldb: inputWidth,
+                  beta: 0, c: output.data, ldc: outputWidth)
+        let b = bias.value.data, n = outputWidth
+        for r in 0..<batch {
+            let row = output.data + r * n
+            for j in 0..<n { row[j] += b[j] }
+        }
+        return output
+    }
+
+    public func backward(_ gy: Tensor) -> Tensor {
+        let x = input!, batch = gy.rows
+        // dW[out,in] += gyᵀ[out,B] · x[B,in]   (M=out, N=in, K=B)
+        BLAS.gemm(transA: true, transB: false, m: outputWidth, n: inputWidth, k: batch,
+                  a: gy.data, lda: outputWidth, b: x.data, ldb: inputWidth,
+                  beta: 1, c: weight.grad.data, ldc: inputWidth)
+        // db[out] += Σ_rows gy   (column sums)
+        let gb = bias.grad.data, n = outputWidth
+        for r in 0..<batch {
+            let row = gy.data + r * n
+            for j in 0..<n { gb[j] += row[j] }
+        }
+        guard needsInputGradient else { return gradInput }
+        gradInput.reshape(rows: batch, cols: inputWidth)
+        // dx[B,in] = gy[B,out] · W[out,in]   (M=B, N=in, K=out)
+        BLAS.gemm(transA: false, transB: false, m: batch, n: inputWidth, k: outputWidth,
+                  a: gy.data, lda: outputWidth, b: weight.value.data, ldb: inputWidth,
+                  beta: 0, c: gradInput.data, ldc: inputWidth)
+        return gradInput
+    }
+
+    static func make(_ args: LayerArguments) throws -> Layer {
+        let usage = "linear [IN] OUT"
+        try args.expectPositional(atMost: 2, usage: usage)
+        let widths = try args.positional.map { try parseWidth($0, usage: usage) }
+        let inWidth: Int, outWidth: Int
+        switch widths.count {
+        case 2:
+            inWidth = widths[0]; outWidth = widths[1]
+            if let shape = args.inputShape, shape.reduce(1, *) != inWidth {
+                throw EngineError("linear \(inWidth) \(outWidth): expects \(inWidth) inputs, but the layer before gives \(shape.reduce(1, *))")
+            }
+        case 1:
+            inWidth = try args.inputWidth(for: "linear"); outWidth = widths[0]
+        default:
+            throw EngineError("linear needs its output width: expected '\(usage)'")
+        }
+        try checkParameterBudget(inWidth, outWidth)
+        return Linear(inputWidth: inWidth, outputWidth: outWidth, random: args.random)
+    }
+}
+
+/// The largest number of weights one layer may have (about 4 GiB of float32 with its gradient).
+public let maximumLayerParameters = 1 << 29
+
+/// Parses a layer width: a whole number from 1 to 2^24.
+public func parseWidth(_ text: String, usage: String) throws -> Int {
+    guard let v = Int(text) else { throw EngineError("'\(text)' is not a width: expected '\(usage)' with whole numbers") }
+    guard v >= 1 else { throw EngineError("width \(v) is out of range: widths must be >= 1") }
+    guard v <= 1 << 24 else { throw EngineError("width \(v) is too large: widths must be <= \(1 << 24)") }
+    return v
+}
+
+func checkParameterBudget(_ a: Int, _ b: Int) throws {
+    let (p, overflow) = a.multipliedReportingOverflow(by: b)
+    if overflow || p > maximumLayerParameters {
+        throw EngineError("a \(a)x\(b) layer is too large: at most \(maximumLayerParameters) weights a layer")
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// softmax or log_softmax over each row (dim=1), computed stably from the row maximum.
+public final class Softmax: Layer {
+    public let kind: String
+    public let isLog: Bool
+    private let shape: [Int]
+    public var isTraining = true
+    public var needsInputGradient = true
+    private let output = Tensor()
+    private let gradInput = Tensor()
+
+    public init(shape: [Int], log: Bool) {
+        self.shape = shape
+        isLog = log
+        kind = log ? "log_softmax" : "softmax"
+    }
+
+    public var definition: String { kind }
+    public var outputShape: [Int] { shape }
+    public var parameters: [Parameter] { [] }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        output.reshape(rows: x.rows, cols: x.cols)
+        for r in 0..<x.rows {
+            rowSoftmax(x.row(r), output.row(r), x.cols, log: isLog)
+        }
+        return output
+    }
+
+    public func backward(_ gy: Tensor) -> Tensor {
+        let n = gy.cols
+        gradInput.reshape(rows: gy.rows, cols: n)
+        for r in 0..<gy.rows {
+            let y = output.row(r), g = gy.row(r), dx = gradInput.row(r)
+            if isLog {
+                // dx = dy - softmax · Σ dy
+                var sum: Float = 0
+                for j in 0..<n { sum += g[j] }
+                for j in 0..<n { dx[j] = g[j] - expf(y[j]) * sum }
+            } else {
+                // dx = y ⊙ (dy - Σ y·dy)
+                var dot: Float = 0
+                for j in 0..<n { dot += y[j] * g[j] }
+                for j in 0..<n { dx[j] = y[j] * (g[j] - dot) }
+            }
+        }
+        return gradInput
+    }
+
+    static func make(_ a: LayerArguments, log: Bool) throws -> Layer {
+        try makeElementwise(a, kind: log ? "log_softmax" : "softmax") { Softmax(shape: $0, log: log) }
+    }
+}
+
+/// Writes softmax (or log-softmax) of the n values at x into y; returns log Σ e^(x - max) + max.
+@inline(__always)
+public func rowSoftmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) {
+    var m = -Float.infinity
+    for j in 0..<n where x[j] > m { m = x[j] }
+    var sum: Float = 0
+    for j in 0..<n { let e = expf(x[j] - m); y[j] = e; sum += e }
+    if log {
+        let lse = logf(sum)
+        for j in 0..<n { y[j] = x[j] - m - lse }
+    } else {
+        let inv = 1 / sum
+        for j in 0..<n { y[j] *= inv }
+    }
+}

@@ -1,0 +1,91 @@
+/// Updates parameters from their gradients, as torch.optim does.
+public protocol Optimizer: AnyObject {
+    /// The registry name ("sgd").
+    var kind: String { get }
+    /// The optimizer as mlpsh text with its settings ("sgd lr=0.005 momentum=0.9").
+    var definition: String { get }
+    /// The rate the next step uses; a schedule sets it each epoch.
+    var learningRate: Float { get set }
+    /// The rate the optimizer was made with, from which schedules start.
+    var baseLearningRate: Float { get }
+    /// Steps taken since `attach`.
+    var steps: Int { get }
+
+    /// Binds the optimizer to a model's parameters and clears its state.
+    func attach(_ parameters: [Parameter])
+    /// One update from the accumulated gradients, which it then sets to zero.
+    func step()
+    /// The state a checkpoint needs to resume exactly: name → values (momentum buffers, moments).
+    var state: [String: [Float]] { get }
+    /// Restores `state`, as `state` gave it, after `attach`.
+    func restore(state: [String: [Float]], steps: Int) throws
+}
+
+/// What every optimizer shares: its parameters, one buffer per parameter for each kind of
+/// state it keeps, and the checkpoint plumbing for those buffers.
+open class OptimizerBase {
+    public var learningRate: Float
+    public let baseLearningRate: Float
+    public private(set) var parameters: [Parameter] = []
+    public var steps = 0
+    /// One set of buffers per state name, each buffer sized like its parameter.
+    var buffers: [String: [UnsafeMutablePointer<Float>]] = [:]
+    private let stateNames: [String]
+
+    init(learningRate: Float, stateNames: [String]) {
+        self.learningRate = learningRate
+        baseLearningRate = learningRate
+        self.stateNames = stateNames
+    }
+
+    deinit { freeBuffers() }
+
+    private func freeBuffers() {
+        for list in buffers.values { for b in list { b.deallocate() } }
+        buffers = [:]
+    }
+
+    public func attach(_ parameters: [Parameter]) {
+        freeBuffers()
+        self.parameters = parameters
+        steps = 0
+        for name in stateNames {
+            buffers[name] = parameters.map {
+                let b = UnsafeMutablePointer<Float>.allocate(capacity: max($0.count, 1))
+                b.initialize(repeating: 0, count: max($0.count, 1))
+                return b
+            }
+        }
+    }
+
+    public var state: [String: [Float]] {
+        var out: [String: [Float]] = [:]
+        for (name, list) in buffers {
+            for (i, b) in list.enumerated() {
+                out["\(name).\(i)"] = Array(UnsafeBufferPointer(start: b, count: parameters[i].count))
+            }
+        }
+        return out
+    }
+
+    public func restore(state: [String: [Float]], steps: Int) throws {
+        for (name, list) in buffers {
+            for (i, b) in list.enumerated() {
+                guard let values = state["\(name).\(i)"], values.count == parameters[i].count else {
+                    throw EngineError("optimizer state '\(name).\(i)' is missing or has the wrong size")
+                }
+                values.withUnsafeBufferPointer { b.update(from: $0.baseAddress!, count: values.count) }
+            }
+        }
+        self.steps = steps
+    }
+
+    /// Runs `update` on each parameter with its value, gradient, count and index.
+    @inline(__always)
+    func forEachParameter(_ update: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void) {
+        for (i, p) in parameters.enumerated() { update(p.value.data, p.grad.data, p.count, i) }
+    }
+}
+
+/// Formats a setting for `definition`: "0.005", "0.9".
+func setting(_ name: String, _ v: Float) -> String { "\(name)=\(v)" }

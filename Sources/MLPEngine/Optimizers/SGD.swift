@@ -1,0 +1,61 @@
+/// torch.optim.SGD: g = grad + weight_decay·w; with momentum μ, b = μ·b + (1-dampening)·g
+/// (b = g at the first step) and g = nesterov ? g + μ·b : b; then w -= lr·g.
+public final class SGD: OptimizerBase, Optimizer {
+    public let kind = "sgd"
+    public let momentum: Float, dampening: Float, weightDecay: Float
+    public let nesterov: Bool
+
+    public init(lr: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0,
+                nesterov: Bool = false) {
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+        super.init(learningRate: lr, stateNames: momentum != 0 ? ["momentum_buffer"] : [])
+    }
+
+    public var definition: String {
+        var s = "sgd " + setting("lr", baseLearningRate)
+        if momentum != 0 { s += " " + setting("momentum", momentum) }
+        if dampening != 0 { s += " " + setting("dampening", dampening) }
+        if weightDecay != 0 { s += " " + setting("weight_decay", weightDecay) }
+        if nesterov { s += " nesterov=true" }
+        return s
+    }
+
+    public func step() {
+        let lr = learningRate, mu = momentum, damp = 1 - dampening, wd = weightDecay
+        let first = steps == 0
+        let bufs = buffers["momentum_buffer"]
+        forEachParameter { w, g, n, index in
+            if mu == 0 {
+                if wd == 0 {
+                    for i in 0..<n { w[i] -= lr * g[i]; g[i] = 0 }
+                } else {
+                    for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]); g[i] = 0 }
+                }
+                return
+            }
+            let b = bufs![index]
+            for i in 0..<n {
+                var d = g[i] + wd * w[i]
+                b[i] = first ? d : mu * b[i] + damp * d
+                d = nesterov ? d + mu * b[i] : b[i]
+                w[i] -= lr * d
+                g[i] = 0
+            }
+        }
+        steps += 1
+    }
+
+    static func make(_ o: Options) throws -> Optimizer {
+        let momentum = try o.float("momentum", min: 0)
+        let dampening = try o.float("dampening", min: 0, max: 1)
+        let nesterov = try o.bool("nesterov")
+        if nesterov && (momentum <= 0 || dampening != 0) {
+            throw EngineError("nesterov=true for 'optim sgd' needs momentum > 0 and dampening=0")
+        }
+        return SGD(lr: try o.float("lr", min: 0), momentum: momentum, dampening: dampening,
+                   weightDecay: try o.float("weight_decay", min: 0), nesterov: nesterov)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import MLPEngine
+
+func trainingCommands() -> [Command] {
+    [
+        Command(name: "loss", group: "Training", usage: "loss NAME [KEY=VALUE ...]",
+                summary: "chooses the loss (cross_entropy, nll, mse, ...)", arguments: [.loss], 
+                example: "loss cross_entropy label_smoothing=0.1", delegatesOptions: true, run: { inv, o, s in
+                    if inv.positional.isEmpty && inv.options.isEmpty {
+                        s.console.print(s.loss?.definition ?? "no loss chosen"); return
+                    }
+                    try expectArguments(inv, 1...1, usage: "loss NAME [KEY=VALUE ...]")
+                    let entry = try s.registries.losses.lookup(inv.positional[0])
+                    s.loss = try entry.make(try Options(inv.options, specs: entry.options, owner: "loss \(entry.name)"))
+                }),
+        Command(name: "optim", group: "Training", usage: "optim NAME [KEY=VALUE ...]",
+                summary: "chooses the optimizer (sgd, adam, adamw, rmsprop, ...)", arguments: [.optimizer], 
+                example: "optim sgd lr=0.005 momentum=0.9", delegatesOptions: true, run: { inv, o, s in
+                    if inv.positional.isEmpty && inv.options.isEmpty {
+                        s.console.print(s.optimizer?.definition ?? "no optimizer chosen"); return
+                    }
+                    try expectArguments(inv, 1...1, usage: "optim NAME [KEY=VALUE ...]")
+                    let entry = try s.registries.optimizers.lookup(inv.positional[0])
+                    s.setOptimizer(try entry.make(try Options(inv.options, specs: entry.options, owner: "optim \(entry.name)")))
+                }),
+        Command(name: "schedule", group: "Training", usage: "schedule NAME [KEY=VALUE ...]",
+                summary: "sets the learning-rate schedule, applied at the start of each epoch", arguments: [.schedule], 
+                example: "schedule step step_size=10 gamma=0.5", delegatesOptions: true, run: { inv, o, s in
+                    try expectArguments(inv, 1...1, usage: "schedule NAME [KEY=VALUE ...]")
+                    let entry = try s.registries.schedules.lookup(inv.positional[0])
+                    s.schedule = try entry.make(try Options(inv.options, specs: entry.options, owner: "schedule \(entry.name)"))
+                }),
+        Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true]",
+                summary: "trains on 'train', evaluating on 'test' after each epoch when it is loaded",
+                details: "Prints one line an epoch:\n  epoch: 0,train_loss:2.157364,train_acc:46.7%,test_loss:1.83506,test_acc:63.7%\nthen Done. train_loss is the mean of the batch losses and train_acc is counted on the batches as\nthey are trained; the test half appears only when a 'test' data set is loaded. Epochs go on\ncounting from the last train. Ctrl-C stops after the current batch, keeping the finished epochs.",
+                options: [OptionSpec("epochs", "1", "how many epochs"), OptionSpec("batch", "64", "samples a batch"),
+                          OptionSpec("shuffle", "false", "a new random order each epoch, from the seed")],
+                example: "train epochs=50 batch=64 shuffle=true", run: train),
+        Command(name: "test", group: "Training", usage: "test [batch=B]",
+                summary: "evaluates on 'test': test_loss:...,test_acc:...%",
+                details: "test_loss is the mean of the losses of batches of B samples; test_acc the fraction right.",
+                options: [OptionSpec("batch", "64", "samples a batch, for the loss's mean")],
+                example: "test", run: { inv, o, s in
+                    try expectArguments(inv, 0...0, usage: "test [batch=B]")
+                    let batch = try o.int("batch", min: 1, max: 1 << 20)
+                    let trainer = try makeTrainer(s)
+                    let data = try s.requireDataset("test")
+                    try s.checkFit(trainer.model, data, name: "test")
+                    let r = try trainer.evaluate(data, batch: batch)
+                    s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
+                }),
+    ]
+}
+
+/// A trainer for the session's model, loss and optimizer, or an error naming what is missing.
+func makeTrainer(_ s: Session) throws -> Trainer {
+    let model = try s.requireModel()
+    guard let loss = s.loss else { throw EngineError("no loss chosen: use 'loss cross_entropy' (see 'help loss')") }
+    guard let optimizer = s.optimizer else { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
+    return Trainer(model: model, loss: loss, optimizer: optimizer)
+}
+
+/// The epoch line of the walkthrough.
+func epochLine(_ r: EpochResult) -> String {
+    var line = String(format: "epoch:%2d,train_loss:%.6f,train_acc:%.1f%%", r.epoch, r.trainLoss, r.trainAccuracy * 100)
+    if let tl = r.testLoss, let ta = r.testAccuracy {
+        line += String(format: ",test_loss:%.5f,test_acc:%.1f%%", tl, ta * 100)
+    }
+    return line
+}
+
+private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
+    try expectArguments(inv, 0...0, usage: "train epochs=N batch=B [shuffle=true]")
+    let epochs = try o.int("epochs", min: 0, max: 1_000_000)
+    let batch = try o.int("batch", min: 1, max: 1 << 20)
+    let shuffle = try o.bool("shuffle")
+    let trainer = try makeTrainer(s)
+    let data = try s.requireDataset("train")
+    try s.checkFit(trainer.model, data, name: "train")
+    let test = s.datasets["test"]
+    if let test { try s.checkFit(trainer.model, test, name: "test") }
+    let loader = BatchLoader(dataset: data, batchSize: batch)
+    let progress = ProgressReporter(console: s.console, samplesPerEpoch: data.count)
+    for _ in 0..<epochs {
+        let epoch = s.history.count
+        let started = Date()
+        trainer.optimizer.learningRate = s.schedule.rate(epoch, trainer.optimizer.baseLearningRate)
+        var result = EpochResult(epoch: epoch, trainLoss: 0, trainAccuracy: 0, learningRate: trainer.optimizer.learningRate, seconds: 0)
+        do {
+            let r = try trainer.trainEpoch(loader, epoch: epoch, shuffle: shuffle, random: s.random) { p in
+                progress.update(p)
+                return !s.interruptRequested()
+            }
+            result.trainLoss = r.loss
+            result.trainAccuracy = r.accuracy
+            if let test {
+                let t = try trainer.evaluate(test, batch: batch) { _ in !s.interruptRequested() }
+                result.testLoss = t.loss
+                result.testAccuracy = t.accuracy
+            }
+        } catch TrainingStop.interrupted(let e, let done, let of) {
+            progress.clear()
+            s.console.print("interrupted in epoch \(e) after \(done) of \(of) batches; \(s.history.count) epochs are complete")
+            return
+        } catch {
+            progress.clear()
+            throw error
+        }
+        progress.clear()
+        result.seconds = Date().timeIntervalSince(started)
+        s.history.append(result)
+        s.console.print(epochLine(result))
+    }
+    s.console.print("Done")
+}
+

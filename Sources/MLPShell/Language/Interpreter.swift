@@ -1,0 +1,137 @@
+import Foundation
+import MLPEngine
+
+/// Runs mlpsh text. Scripts, `include`, `-c`, standard input and the REPL all go through
+/// `feed(line:)`, one line at a time, so they behave alike; `model` ... `end` blocks may
+/// span lines (the REPL shows `...> ` while one is open).
+public final class Interpreter {
+    public let session: Session
+    public let commands: CommandTable
+    /// How deep `include` may nest.
+    public static let maxIncludeDepth = 16
+    private var includeDepth = 0
+
+    /// An open `model` block: where it opened, and its layer statements so far.
+    private struct OpenBlock {
+        let location: SourceLocation?
+        var layers: [(words: [Word], location: SourceLocation?)] = []
+    }
+    private var block: OpenBlock?
+
+    public init(session: Session, commands: CommandTable? = nil) {
+        self.session = session
+        self.commands = commands ?? CommandTable(builtinCommands())
+        session.interpreter = self
+    }
+
+    /// True while a block is open and more lines are needed.
+    public var isInBlock: Bool { block != nil }
+
+    /// Runs one line. Errors come back as ShellError at `location` (nil in the REPL).
+    public func feed(line: String, location: SourceLocation?) throws {
+        do {
+            for statement in try Lexer.statements(in: line) {
+                try execute(statement, location: location)
+            }
+        } catch let e as EngineError {
+            throw ShellError(e.message, at: location)
+        }
+    }
+
+    /// Runs a whole text (a script, an included file, `-c` commands) named `file`.
+    /// Stops at the first error; a block left open at the end is an error at its `model` line.
+    public func run(source: String, file: String) throws {
+        let saved = block
+        block = nil
+        defer { block = saved }
+        var number = 0
+        for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            try feed(line: String(line), location: SourceLocation(file: file, line: number))
+        }
+        try closeInput()
+    }
+
+    /// Ends the input: an open block is an error.
+    public func closeInput() throws {
+        if let open = block {
+            block = nil
+            throw ShellError("'model' block is not closed: expected 'end'", at: open.location)
+        }
+    }
+
+    /// Drops an open block (Ctrl-C at the continuation prompt).
+    public func cancelBlock() { block = nil }
+
+    /// Runs the file at `path` as a script, reporting errors at its own lines.
+    public func include(path: String) throws {
+        guard includeDepth < Self.maxIncludeDepth else {
+            throw EngineError("include is nested more than \(Self.maxIncludeDepth) deep (does a file include itself?)")
+        }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            if !FileManager.default.fileExists(atPath: path) { throw EngineError("\(path): no such file") }
+            throw EngineError("\(path): cannot be read as UTF-8 text")
+        }
+        includeDepth += 1
+        defer { includeDepth -= 1 }
+        try run(source: text, file: path)
+    }
+
+    private func execute(_ statement: String, location: SourceLocation?) throws {
+        let words = try Lexer.words(in: statement, variables: session.variable)
+        guard let first = words.first else { return }
+        if var open = block {
+            if first.text == "end" && !first.quoted {
+                guard words.count == 1 else { throw EngineError("'end' takes no arguments") }
+                block = nil
+                try buildModel(open.layers)
+            } else if first.text == "model" && !first.quoted {
+                throw EngineError("'model' inside a model block: close the first with 'end'")
+            } else {
+                open.layers.append((words, location))
+                block = open
+            }
+            return
+        }
+        switch first.text {
+        case "model":
+            guard words.count == 1 else { throw EngineError("'model' takes no arguments: layers go on the lines after it, then 'end'") }
+            block = OpenBlock(location: location)
+        case "end":
+            throw EngineError("'end' without 'model'")
+        default:
+            let inv = try Invocation(words: words, location: location)
+            try commands.find(inv.name).invoke(inv, session)
+        }
+    }
+
+    /// Makes each layer from the registry, in order, feeding each the shape the one before
+    /// gives; an error is reported at the layer's own line.
+    private func buildModel(_ lines: [(words: [Word], location: SourceLocation?)]) throws {
+        guard !lines.isEmpty else { throw EngineError("the model has no layers: put layers between 'model' and 'end'") }
+        var shape: [Int]? = session.datasets["train"]?.sampleShape
+        var inputShape = shape
+        var layers: [Layer] = []
+        for (words, location) in lines {
+            do {
+                let inv = try Invocation(words: words, location: location)
+                let entry = try session.registries.layers.lookup(inv.name)
+                let options = try Options(inv.options, specs: entry.options, owner: inv.name)
+                let layer = try entry.make(LayerArguments(positional: inv.positional, options: options,
+                                                          inputShape: shape, random: session.random))
+                if inputShape == nil, let linear = layer as? Linear { inputShape = [linear.inputWidth] }
+                if inputShape == nil, layer.outputShape.isEmpty {
+                    throw EngineError("\(inv.name): the input width is unknown; start the model with 'linear IN OUT' or load data first")
+                }
+                layers.append(layer)
+                shape = layer.outputShape
+            } catch let e as EngineError {
+                throw ShellError(e.message, at: location)
+            }
+        }
+        session.setModel(Sequential(layers: layers, inputShape: inputShape ?? []))
+    }
+}

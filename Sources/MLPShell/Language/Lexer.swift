@@ -1,0 +1,115 @@
+import MLPEngine
+
+/// One word of a statement. `quoted` words are never taken as KEY=VALUE options.
+public struct Word: Equatable, Sendable {
+    public let text: String
+    public let quoted: Bool
+    public init(_ text: String, quoted: Bool = false) {
+        self.text = text
+        self.quoted = quoted
+    }
+}
+
+/// The lexer of the mlpsh language, in two steps so that `set x 3; echo $x` sees x:
+/// `statements(in:)` cuts a line at `;` and `#` outside quotes, and `words(in:variables:)`
+/// splits one statement into words, expanding `$NAME` and `${NAME}` as it goes.
+public enum Lexer {
+    /// The statements of one line, comments removed, blank ones dropped.
+    public static func statements(in line: String) throws -> [String] {
+        var result: [String] = []
+        var current = ""
+        var inQuotes = false, escaped = false
+        for ch in line {
+            if inQuotes {
+                current.append(ch)
+                if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == "\"" { inQuotes = false }
+                continue
+            }
+            switch ch {
+            case "\"": inQuotes = true; current.append(ch)
+            case "#": return finish(result, current, inQuotes: false)
+            case ";": result.append(current); current = ""
+            default: current.append(ch)
+            }
+        }
+        if inQuotes { throw EngineError("unterminated \"quoted text\": a closing \" is missing") }
+        return finish(result, current, inQuotes: false)
+    }
+
+    private static func finish(_ done: [String], _ last: String, inQuotes: Bool) -> [String] {
+        (done + [last]).filter { !$0.allSatisfy(\.isWhitespace) }
+    }
+
+    /// Splits a statement into words. "Double quotes" keep spaces; `\"` inside them is a quote.
+    /// `$NAME` and `${NAME}` expand (inside quotes too) through `variables`, and an unknown
+    /// name is an error; `$$` is a literal `$`.
+    public static func words(in statement: String, variables: (String) -> String?) throws -> [Word] {
+        var words: [Word] = []
+        var current = ""
+        var quoted = false, inWord = false, inQuotes = false
+        let chars = Array(statement)
+        var i = 0
+        func endWord() {
+            if inWord { words.append(Word(current, quoted: quoted)) }
+            current = ""; quoted = false; inWord = false
+        }
+        while i < chars.count {
+            let ch = chars[i]
+            if ch == "$" {
+                let (value, next) = try expand(chars, from: i, variables: variables)
+                current += value
+                inWord = true
+                i = next
+                continue
+            }
+            if inQuotes {
+                if ch == "\\", i + 1 < chars.count, chars[i + 1] == "\"" || chars[i + 1] == "\\" {
+                    current.append(chars[i + 1]); i += 2; continue
+                }
+                if ch == "\"" { inQuotes = false } else { current.append(ch) }
+                i += 1
+                continue
+            }
+            if ch == "\"" {
+                inQuotes = true; quoted = true; inWord = true
+            } else if ch.isWhitespace {
+                endWord()
+            } else {
+                current.append(ch); inWord = true
+            }
+            i += 1
+        }
+        if inQuotes { throw EngineError("unterminated \"quoted text\": a closing \" is missing") }
+        endWord()
+        return words
+    }
+
+    /// Expands the variable reference starting at chars[i] == "$"; returns its value and the
+    /// index after it.
+    private static func expand(_ chars: [Character], from i: Int,
+                               variables: (String) -> String?) throws -> (String, Int) {
+        var j = i + 1
+        if j < chars.count, chars[j] == "$" { return ("$", j + 1) }
+        var name = ""
+        if j < chars.count, chars[j] == "{" {
+            j += 1
+            while j < chars.count, chars[j] != "}" { name.append(chars[j]); j += 1 }
+            guard j < chars.count else { throw EngineError("'${\(name)' is not closed: expected '}'") }
+            j += 1
+        } else {
+            while j < chars.count, chars[j] == "_" || chars[j].isLetter || chars[j].isNumber { name.append(chars[j]); j += 1 }
+        }
+        guard isVariableName(name) else {
+            throw EngineError(name.isEmpty ? "'$' must be followed by a variable name (write $$ for a literal $)"
+                                           : "'\(name)' is not a variable name")
+        }
+        guard let value = variables(name) else { throw EngineError("undefined variable '$\(name)' (define it with 'set \(name) VALUE')") }
+        return (value, j)
+    }
+
+    /// Letters, digits and _, not starting with a digit.
+    public static func isVariableName(_ s: String) -> Bool {
+        guard let f = s.first, f == "_" || (f.isLetter && f.isASCII) else { return false }
+        return s.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+    }
+}

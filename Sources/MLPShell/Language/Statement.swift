@@ -1,0 +1,59 @@
+import MLPEngine
+
+/// Where a statement came from: the file (or "-c", "<stdin>") and line.
+public struct SourceLocation: Equatable, Sendable {
+    public let file: String
+    public let line: Int
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+}
+
+/// A mistake at a known place: printed `FILE:LINE: error: WHAT`, or `error: WHAT` in the REPL.
+public struct ShellError: Error, Equatable, CustomStringConvertible {
+    public let message: String
+    public let location: SourceLocation?
+    public init(_ message: String, at location: SourceLocation?) {
+        self.message = message
+        self.location = location
+    }
+
+    public var description: String {
+        guard let l = location else { return "error: \(message)" }
+        return "\(l.file):\(l.line): error: \(message)"
+    }
+}
+
+/// `quit` or `exit`: leave with `status`.
+public struct ShellExit: Error {
+    public let status: Int32
+}
+
+/// One command as the interpreter runs it: its name, positional words and KEY=VALUE options.
+public struct Invocation {
+    public let name: String
+    public let positional: [String]
+    public let options: [String: String]
+    public let location: SourceLocation?
+
+    /// Sorts words into positional ones and options. An unquoted word KEY=VALUE whose KEY is
+    /// a name is an option; giving one twice is an error.
+    public init(words: [Word], location: SourceLocation?) throws {
+        precondition(!words.isEmpty)
+        name = words[0].text
+        var positional: [String] = [], options: [String: String] = [:]
+        for w in words.dropFirst() {
+            if !w.quoted, let eq = w.text.firstIndex(of: "="), Lexer.isVariableName(String(w.text[..<eq])) {
+                let key = String(w.text[..<eq])
+                guard options[key] == nil else { throw EngineError("option '\(key)=' is given twice") }
+                options[key] = String(w.text[w.text.index(after: eq)...])
+            } else {
+                positional.append(w.text)
+            }
+        }
+        self.positional = positional
+        self.options = options
+        self.location = location
+    }
+}

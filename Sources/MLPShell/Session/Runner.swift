@@ -1,0 +1,69 @@
+import Foundation
+import MLPEngine
+
+/// The ways mlpsh runs text, each returning the process's exit status: a script file, `-c`
+/// commands, standard input, and the interactive prompt. All go through one interpreter.
+public final class Runner {
+    public let interpreter: Interpreter
+    public var session: Session { interpreter.session }
+
+    public init(console: Console = .standard(), variables: [String: String] = [:]) {
+        let session = Session(console: console)
+        session.overrides = variables
+        interpreter = Interpreter(session: session)
+    }
+
+    /// Runs a script; the first error is printed as FILE:LINE: error: WHAT and gives status 1.
+    public func runScript(path: String) -> Int32 {
+        guard let text = readScript(path) else { return 1 }
+        return guarded { try interpreter.run(source: text, file: path) }
+    }
+
+    /// Runs `-c` text: statements separated by `;` (or new lines).
+    public func runCommands(_ text: String) -> Int32 {
+        guarded { try interpreter.run(source: text, file: "-c") }
+    }
+
+    /// Runs a script read from standard input.
+    public func runStandardInput() -> Int32 {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        guard let text = String(data: data, encoding: .utf8) else {
+            session.console.writeError("<stdin>: error: input is not UTF-8 text\n")
+            return 1
+        }
+        return guarded { try interpreter.run(source: text, file: "<stdin>") }
+    }
+
+    /// Runs `body`, turning errors into messages and exit statuses.
+    public func guarded(_ body: () throws -> Void) -> Int32 {
+        do {
+            try body()
+            return 0
+        } catch let exit as ShellExit {
+            return exit.status
+        } catch let e as ShellError {
+            session.console.writeError("\(e)\n")
+        } catch let e as EngineError {
+            session.console.writeError("error: \(e.message)\n")
+        } catch {
+            session.console.writeError("error: \(error)\n")
+        }
+        return 1
+    }
+
+    private func readScript(_ path: String) -> String? {
+        guard FileManager.default.fileExists(atPath: path) else {
+            session.console.writeError("mlpsh: error: \(path): no such file\n")
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            session.console.writeError("mlpsh: error: \(path): cannot be read\n")
+            return nil
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            session.console.writeError("mlpsh: error: \(path): not UTF-8 text\n")
+            return nil
+        }
+        return text
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import MLPEngine
+
+/// Where the shell writes: ordinary output and diagnostics. Tests capture both.
+public final class Console {
+    public var write: (String) -> Void
+    public var writeError: (String) -> Void
+    /// Whether standard error is a terminal on which a progress bar may be drawn.
+    public var showsProgress: Bool
+
+    public init(write: @escaping (String) -> Void, writeError: @escaping (String) -> Void, showsProgress: Bool = false) {
+        self.write = write
+        self.writeError = writeError
+        self.showsProgress = showsProgress
+    }
+
+    /// Standard output and standard error, unbuffered line by line.
+    public static func standard() -> Console {
+        Console(write: { s in
+            FileHandle.standardOutput.write(s.data(using: .utf8)!)
+        }, writeError: { s in
+            FileHandle.standardError.write(s.data(using: .utf8)!)
+        })
+    }
+
+    public func print(_ line: String) { write(line + "\n") }
+}
+
+/// Everything a session has built: variables, data sets, the model, its loss and optimizer,
+/// and the history of the epochs trained. Commands read and change it.
+public final class Session {
+    public let registries: Registries
+    public let console: Console
+    public let random = RandomGenerator(seed: 0)
+
+    public var variables: [String: String] = [:]
+    /// Variables given on the command line: they win over `set`.
+    public var overrides: [String: String] = [:]
+
+    /// Data sets by name ("train", "test", ...), in the order loaded.
+    public var datasets: [String: Dataset] = [:]
+    public private(set) var model: Sequential?
+    public var loss: Loss?
+    public private(set) var optimizer: Optimizer?
+    public var schedule: Schedule = .none
+    /// One entry per finished epoch; its count is the next epoch's number.
+    public var history: [EpochResult] = []
+    /// Set by an interrupt (Ctrl-C); a long command stops after its current batch.
+    public var interruptRequested: () -> Bool = { false }
+    /// The interpreter running this session, for `include`.
+    public weak var interpreter: Interpreter?
+
+    public init(registries: Registries = .shared, console: Console) {
+        self.registries = registries
+        self.console = console
+    }
+
+    public func variable(_ name: String) -> String? { overrides[name] ?? variables[name] }
+
+    /// Installs a new model: the optimizer is rebound to its parameters and the history starts over.
+    public func setModel(_ model: Sequential) {
+        self.model = model
+        history = []
+        optimizer?.attach(model.parameters)
+    }
+
+    /// Installs an optimizer, bound to the model's parameters when there is a model.
+    public func setOptimizer(_ optimizer: Optimizer) {
+        self.optimizer = optimizer
+        if let model { optimizer.attach(model.parameters) }
+    }
+
+    public func requireModel() throws -> Sequential {
+        guard let model else { throw EngineError("no model yet: define one with 'model' ... 'end'") }
+        return model
+    }
+
+    public func requireDataset(_ name: String) throws -> Dataset {
+        guard let d = datasets[name] else {
+            throw EngineError("no '\(name)' data set: load one with 'data \(name) mnist split=\(name == "test" ? "test" : "train")'")
+        }
+        return d
+    }
+
+    /// Checks that the model fits the data set: its input width and its number of outputs.
+    public func checkFit(_ model: Sequential, _ data: Dataset, name: String) throws {
+        if model.inputWidth != data.features {
+            throw EngineError("the model takes \(model.inputWidth) inputs but data '\(name)' has \(data.features) features a sample")
+        }
+        if model.outputWidth < data.classes {
+            throw EngineError("the model gives \(model.outputWidth) outputs but data '\(name)' has \(data.classes) classes")
+        }
+    }
+}

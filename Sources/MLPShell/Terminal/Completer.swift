@@ -1,0 +1,84 @@
+import Foundation
+import MLPEngine
+
+/// Tab completion from the same command table and registries that dispatch uses.
+public final class Completer {
+    let interpreter: Interpreter
+    public init(interpreter: Interpreter) { self.interpreter = interpreter }
+
+    /// The candidates for the word being typed, given the line before it.
+    public func complete(line before: String, word: String) -> [String] {
+        let session = interpreter.session
+        let r = session.registries
+        if word.hasPrefix("$") {
+            let names = Set(session.variables.keys).union(session.overrides.keys)
+            return names.sorted().map { "$" + $0 }.filter { $0.hasPrefix(word) }
+        }
+        let words = before.split(whereSeparator: \.isWhitespace).map(String.init)
+        // The first word: a command, or a layer inside a model block.
+        if words.isEmpty {
+            let names = interpreter.isInBlock ? r.layers.names + ["end"] : interpreter.commands.names
+            return names.filter { $0.hasPrefix(word) }.sorted()
+        }
+        let name = words[0]
+        var options: [OptionSpec] = []
+        var kind: ArgumentKind = .word
+        if interpreter.isInBlock {
+            options = (try? r.layers.lookup(name))?.options ?? []
+        } else if let command = interpreter.commands.lookup(name) {
+            let positional = words.dropFirst().filter { !$0.contains("=") }
+            let index = positional.count
+            if !command.arguments.isEmpty { kind = command.arguments[min(index, command.arguments.count - 1)] }
+            options = command.options
+            if command.delegatesOptions, let entryName = positional.last {
+                options = registryOptions(command: name, entry: entryName) ?? options
+            }
+        }
+        var candidates: [String] = []
+        switch kind {
+        case .command: candidates = interpreter.commands.names + r.layers.names + r.losses.names + r.optimizers.names + r.datasets.names
+        case .layer: candidates = r.layers.names
+        case .loss: candidates = r.losses.names
+        case .optimizer: candidates = r.optimizers.names
+        case .dataset: candidates = r.datasets.names
+        case .schedule: candidates = r.schedules.names
+        case .initializer: candidates = r.initializers.names
+        case .variable: candidates = Array(session.variables.keys)
+        case .path: return completePath(word)
+        case .word: break
+        }
+        let optionWords = options.map { $0.key + "=" }
+        let pool = (word.contains("=") ? [] : candidates) + optionWords
+        return Array(Set(pool.filter { $0.hasPrefix(word) })).sorted()
+    }
+
+    private func registryOptions(command: String, entry: String) -> [OptionSpec]? {
+        let r = interpreter.session.registries
+        switch command {
+        case "data": return (try? r.datasets.lookup(entry))?.options
+        case "loss": return (try? r.losses.lookup(entry))?.options
+        case "optim": return (try? r.optimizers.lookup(entry))?.options
+        case "schedule": return (try? r.schedules.lookup(entry))?.options
+        case "init": return (try? r.initializers.lookup(entry))?.options
+        default: return nil
+        }
+    }
+
+    /// File names that start with `word`; folders end with "/".
+    public func completePath(_ word: String) -> [String] {
+        let expanded = (word as NSString).expandingTildeInPath
+        let dir: String, prefix: String
+        if expanded.hasSuffix("/") { dir = expanded; prefix = "" } else {
+            dir = (expanded as NSString).deletingLastPathComponent
+            prefix = (expanded as NSString).lastPathComponent
+        }
+        let listDir = dir.isEmpty ? "." : dir
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: listDir) else { return [] }
+        let typedDir = word.hasSuffix("/") ? word : String(word.dropLast(prefix.count))
+        return names.filter { $0.hasPrefix(prefix) && (prefix.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().map { name in
+            var isDir: ObjCBool = false
+            FileManager.default.fileExists(atPath: (listDir as NSString).appendingPathComponent(name), isDirectory: &isDir)
+            return typedDir + name + (isDir.boolValue ? "/" : "")
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import MLPShell
+
+@main
+struct MLPSH: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mlpsh",
+        abstract: "Train and run small neural networks from a command language.",
+        usage: """
+            mlpsh                         the interactive prompt
+            mlpsh FILE.mlp [NAME=VALUE ...]  run a script
+            mlpsh -c "CMD; CMD ..." [NAME=VALUE ...]
+            mlpsh - [NAME=VALUE ...]       run a script read from standard input
+            """,
+        discussion: """
+            MODES
+              With no FILE, mlpsh starts the prompt (mlp> ), with line editing, history and Tab completion.
+              With FILE it runs the script and stops at the first error: FILE:LINE: error: WHAT, exit status 1.
+              -c runs commands separated by ';'. '-' reads a script from standard input.
+
+            VARIABLES
+              NAME=VALUE arguments define variables before the script runs, as 'set NAME VALUE' would,
+              and win over a 'set' of the same name: 'mlpsh Examples/mnist_mlp.mlp epochs=2'.
+
+            ENVIRONMENT
+              MLPSH_DATA         folder holding data sets: $MLPSH_DATA/mnist, $MLPSH_DATA/fashion_mnist
+              MLPSH_HISTORY      the history file (default ~/.mlpsh_history)
+              MLPSH_PLUGIN_PATH  colon-separated folders searched for plugin libraries
+              OPENBLAS_NUM_THREADS  the kernels' threads, unless 'threads N' says otherwise
+
+            FILES
+              ~/.mlpshrc         commands run when the prompt starts (skip with --norc)
+              ~/.mlpsh_history   the prompt's history
+              ./data/mnist       where MNIST is looked for (scripts/fetch-mnist puts it there)
+
+            Type 'help' at the prompt, or run mlpsh -c help, for the commands.
+            """)
+
+    @Option(name: .customShort("c"), help: ArgumentHelp("Run these commands (separated by ';') and exit.", valueName: "commands"))
+    var commands: String?
+
+    @Flag(name: .long, help: "Do not run ~/.mlpshrc at start.")
+    var norc = false
+
+    @Flag(inversion: .prefixedNo, help: "Force the progress bar on standard error on or off (default: on when it is a terminal).")
+    var progress: Bool?
+
+    @Argument(help: ArgumentHelp("A script to run ('-' for standard input), then NAME=VALUE variables.", valueName: "file-and-variables"))
+    var arguments: [String] = []
+
+    func run() throws {
+        var file: String?
+        var variables: [String: String] = [:]
+        for arg in arguments {
+            if let eq = arg.firstIndex(of: "="), eq != arg.startIndex {
+                let name = String(arg[..<eq])
+                guard Lexer.isVariableName(name) else {
+                    throw ValidationError("'\(name)' in '\(arg)' is not a variable name")
+                }
+                variables[name] = String(arg[arg.index(after: eq)...])
+            } else if file == nil && commands == nil {
+                file = arg
+            } else {
+                throw ValidationError("unexpected argument '\(arg)': expected NAME=VALUE")
+            }
+        }
+        let console = Console.standard()
+        console.showsProgress = progress ?? (isatty(STDERR_FILENO) == 1)
+        let runner = Runner(console: console, variables: variables)
+        let status: Int32
+        if let commands {
+            status = runner.runCommands(commands)
+        } else if file == "-" {
+            status = runner.runStandardInput()
+        } else if let file {
+            status = runner.runScript(path: file)
+        } else {
+            status = REPL(runner: runner, loadRC: !norc).run()
+        }
+        throw ExitCode(status)
+    }
+}
