@@ -30,12 +30,13 @@ func trainingCommands() -> [Command] {
                     let entry = try s.registries.schedules.lookup(inv.positional[0])
                     s.schedule = try entry.make(try Options(inv.options, specs: entry.options, owner: "schedule \(entry.name)"))
                 }),
-        Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true]",
+        Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true] [log=FILE.csv]",
                 summary: "trains on 'train', evaluating on 'test' after each epoch when it is loaded",
                 details: "Prints one line an epoch:\n  epoch: 0,train_loss:2.157364,train_acc:46.7%,test_loss:1.83506,test_acc:63.7%\nthen Done. train_loss is the mean of the batch losses and train_acc is counted on the batches as\nthey are trained; the test half appears only when a 'test' data set is loaded. Epochs go on\ncounting from the last train. Ctrl-C stops after the current batch, keeping the finished epochs.",
                 options: [OptionSpec("epochs", "1", "how many epochs"), OptionSpec("batch", "64", "samples a batch"),
-                          OptionSpec("shuffle", "false", "a new random order each epoch, from the seed")],
-                example: "train epochs=50 batch=64 shuffle=true", run: train),
+                          OptionSpec("shuffle", "false", "a new random order each epoch, from the seed"),
+                          OptionSpec("log", "", "a CSV file that gets one row an epoch (see 'history')")],
+                example: "train epochs=50 batch=64 shuffle=true log=run.csv", run: train),
         Command(name: "test", group: "Training", usage: "test [batch=B]",
                 summary: "evaluates on 'test': test_loss:...,test_acc:...%",
                 details: "test_loss is the mean of the losses of batches of B samples; test_acc the fraction right.",
@@ -74,6 +75,9 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     let epochs = try o.int("epochs", min: 0, max: 1_000_000)
     let batch = try o.int("batch", min: 1, max: 1 << 20)
     let shuffle = try o.bool("shuffle")
+    let log = o.has("log") ? o.string("log") : nil
+    if let log { try checkWritableFolder(log) }
+    let loggedFrom = s.history.count
     let trainer = try makeTrainer(s)
     let data = try s.requireDataset("train")
     try s.checkFit(trainer.model, data, name: "train")
@@ -110,7 +114,17 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         result.seconds = Date().timeIntervalSince(started)
         s.history.append(result)
         s.console.print(epochLine(result))
+        if let log { try AtomicFile.write(csvHeader + s.history[loggedFrom...].map(csvRow).joined(), to: log) }
     }
     s.console.print("Done")
 }
 
+
+/// Fails early when the folder `path` would be written in does not exist.
+func checkWritableFolder(_ path: String) throws {
+    let dir = (path as NSString).deletingLastPathComponent
+    var isDir: ObjCBool = false
+    guard dir.isEmpty || (FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue) else {
+        throw EngineError("\(path): the folder \(dir) does not exist")
+    }
+}

@@ -47,7 +47,7 @@ public struct Command {
 }
 
 /// The groups `help` shows, in order.
-public let commandGroups = ["Data", "Model", "Training", "Session"]
+public let commandGroups = ["Data", "Model", "Training", "Results", "Checkpoints", "Session"]
 
 /// Every command, by name.
 public final class CommandTable {

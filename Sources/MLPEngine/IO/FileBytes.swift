@@ -2,15 +2,15 @@ import CZlib
 import Foundation
 
 /// Reads a whole file, inflating it when it is gzip-compressed (by its magic bytes, not its
-/// name). `limit` bounds the inflated size, so a hostile file cannot exhaust memory.
-public func readFileBytes(_ path: String, limit: Int = 1 << 31) throws -> [UInt8] {
+/// name) unless `inflate` is false. `limit` bounds the size, so a hostile file cannot exhaust memory.
+public func readFileBytes(_ path: String, limit: Int = 1 << 31, inflate: Bool = true) throws -> [UInt8] {
     guard let handle = FileHandle(forReadingAtPath: path) else {
         if !FileManager.default.fileExists(atPath: path) { throw EngineError("\(path): no such file") }
         throw EngineError("\(path): cannot be read (permission denied?)")
     }
     defer { try? handle.close() }
     let head = (try? handle.read(upToCount: 2)).flatMap { $0 } ?? Data()
-    if head.count == 2 && head[head.startIndex] == 0x1f && head[head.startIndex + 1] == 0x8b {
+    if inflate && head.count == 2 && head[head.startIndex] == 0x1f && head[head.startIndex + 1] == 0x8b {
         return try inflateGzipFile(path, limit: limit)
     }
     try handle.seek(toOffset: 0)

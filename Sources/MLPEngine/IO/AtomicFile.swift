@@ -1,0 +1,55 @@
+import Foundation
+
+/// Writes files so that a failure never harms the file already there: the bytes go to a
+/// temporary file in the same folder, are flushed to disk (fsync), and the temporary file is
+/// renamed over the target. On any failure the temporary file is removed.
+public enum AtomicFile {
+    /// A hook for tests: called with each chunk's size before it is written; throwing
+    /// simulates a failed write (a full disk).
+    nonisolated(unsafe) public static var failureInjection: ((Int) throws -> Void)?
+
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw EngineError("\(path): the folder \(dir) does not exist")
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw EngineError("\(path) is a folder")
+        }
+        var template = Array((dir + "/.\(url.lastPathComponent).tmp-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw EngineError("\(path): cannot write in \(dir) (\(String(cString: strerror(errno))))") }
+        let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var closed = false
+        do {
+            var offset = 0
+            while offset < bytes.count {
+                let chunk = min(1 << 20, bytes.count - offset)
+                try failureInjection?(chunk)
+                let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, chunk) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw EngineError("\(path): write failed (\(String(cString: strerror(errno)))); the old file is unchanged")
+                }
+                offset += n
+            }
+            guard fsync(fd) == 0 else { throw EngineError("\(path): flushing to disk failed (\(String(cString: strerror(errno)))); the old file is unchanged") }
+            fchmod(fd, 0o644)
+            close(fd)
+            closed = true
+            guard rename(tmp, path) == 0 else {
+                throw EngineError("\(path): cannot replace it (\(String(cString: strerror(errno)))); the old file is unchanged")
+            }
+        } catch {
+            if !closed { close(fd) }
+            unlink(tmp)
+            throw error
+        }
+    }
+
+    public static func write(_ text: String, to path: String) throws {
+        try write(Array(text.utf8), to: path)
+    }
+}

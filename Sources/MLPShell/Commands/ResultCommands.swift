@@ -1,0 +1,64 @@
+import Foundation
+import MLPEngine
+
+func resultCommands() -> [Command] {
+    [
+        Command(name: "plot", group: "Results", usage: "plot loss|accuracy [out=FILE.svg]",
+                summary: "draws train and test loss (or accuracy) against epoch",
+                details: "With out= the figure is an SVG file (train solid, test dashed); without it, a chart in the terminal.",
+                options: [OptionSpec("out", "", "the SVG file to write")], arguments: [.word],
+                example: "plot loss out=loss.svg", run: { inv, o, s in
+                    try expectArguments(inv, 1...1, usage: "plot loss|accuracy [out=FILE.svg]")
+                    let chart = try historyChart(inv.positional[0], s.history)
+                    if o.has("out") {
+                        let path = o.string("out")
+                        guard !path.isEmpty else { throw EngineError("out= needs a file name") }
+                        try AtomicFile.write(SVGChart.render(chart), to: path)
+                    } else {
+                        s.console.write(TerminalChart.render(chart, columns: TerminalChart.terminalColumns))
+                    }
+                }),
+        Command(name: "history", group: "Results", usage: "history [out=FILE.csv]",
+                summary: "the table of finished epochs: losses, accuracies, learning rate, seconds",
+                options: [OptionSpec("out", "", "write the table as CSV to this file instead")],
+                example: "history out=history.csv", run: { inv, o, s in
+                    try expectArguments(inv, 0...0, usage: "history [out=FILE.csv]")
+                    let csv = historyCSV(s.history)
+                    if o.has("out") { try AtomicFile.write(csv, to: o.string("out")) } else { s.console.write(csv) }
+                }),
+    ]
+}
+
+/// The chart of `what` (loss or accuracy) over the epochs of `history`; x is epoch 1..N.
+func historyChart(_ what: String, _ history: [EpochResult]) throws -> Chart {
+    guard what == "loss" || what == "accuracy" else {
+        var msg = "cannot plot '\(what)': expected loss or accuracy"
+        if let near = nearestName(to: what, in: ["loss", "accuracy"]) { msg += "; did you mean '\(near)'?" }
+        throw EngineError(msg)
+    }
+    guard !history.isEmpty else { throw EngineError("nothing to plot yet: train first") }
+    let isLoss = what == "loss"
+    let train = history.map { (x: Double($0.epoch + 1), y: isLoss ? $0.trainLoss : $0.trainAccuracy * 100) }
+    var series = [Chart.Series(name: "train", points: train, dashed: false)]
+    let test = history.compactMap { r -> (x: Double, y: Double)? in
+        guard let l = r.testLoss, let a = r.testAccuracy else { return nil }
+        return (Double(r.epoch + 1), isLoss ? l : a * 100)
+    }
+    if !test.isEmpty { series.append(Chart.Series(name: "test", points: test, dashed: true)) }
+    return Chart(title: isLoss ? "Loss" : "Accuracy", xLabel: "epoch", yLabel: isLoss ? "loss" : "accuracy (%)", series: series)
+}
+
+/// One row an epoch: epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds.
+func historyCSV(_ history: [EpochResult]) -> String {
+    var out = csvHeader
+    for r in history { out += csvRow(r) }
+    return out
+}
+
+let csvHeader = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n"
+
+func csvRow(_ r: EpochResult) -> String {
+    let tl = r.testLoss.map { String(format: "%.5f", $0) } ?? ""
+    let ta = r.testAccuracy.map { String(format: "%.4f", $0) } ?? ""
+    return String(format: "%d,%.6f,%.4f,", r.epoch, r.trainLoss, r.trainAccuracy) + "\(tl),\(ta),\(r.learningRate)," + String(format: "%.3f\n", r.seconds)
+}

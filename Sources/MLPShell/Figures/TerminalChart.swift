@@ -1,0 +1,52 @@
+import Foundation
+
+/// Draws a Chart in the terminal with Unicode braille dots (2×4 dots a cell), sized to the
+/// terminal's width: the first series solid, the second dotted, a y scale on the left.
+enum TerminalChart {
+    static func render(_ chart: Chart, columns: Int) -> String {
+        let labelWidth = 9
+        let cols = max(20, min(columns, 160) - labelWidth - 2), rows = 14
+        let (xr, yr) = chart.bounds
+        var cells = [[UInt8]](repeating: [UInt8](repeating: 0, count: cols), count: rows)
+        let bits: [[UInt8]] = [[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]]
+        func plot(_ x: Double, _ y: Double) {
+            let dx = Int(((x - xr.lowerBound) / (xr.upperBound - xr.lowerBound) * Double(cols * 2 - 1)).rounded())
+            let dy = Int(((yr.upperBound - y) / (yr.upperBound - yr.lowerBound) * Double(rows * 4 - 1)).rounded())
+            guard (0..<cols * 2).contains(dx), (0..<rows * 4).contains(dy) else { return }
+            cells[dy / 4][dx / 2] |= bits[dy % 4][dx % 2]
+        }
+        for (i, series) in chart.series.enumerated() {
+            guard series.points.count > 1 else { series.points.forEach { plot($0.x, $0.y) }; continue }
+            for (a, b) in zip(series.points, series.points.dropFirst()) {
+                let steps = 2 * cols / max(series.points.count - 1, 1) + 2
+                for k in 0...steps {
+                    // A dashed series leaves every other stretch out.
+                    if i % 2 == 1 && (k / 2) % 2 == 1 { continue }
+                    let t = Double(k) / Double(steps)
+                    plot(a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t)
+                }
+            }
+        }
+        var out = "\(chart.title)\n"
+        for r in 0..<rows {
+            let y = yr.upperBound - (yr.upperBound - yr.lowerBound) * Double(r) / Double(rows - 1)
+            let label = (r == 0 || r == rows - 1 || r == rows / 2) ? String(format: "%8.4g", y) : String(repeating: " ", count: 8)
+            out += label + " ┤" + String(cells[r].map { Character(Unicode.Scalar(0x2800 + UInt32($0))!) }) + "\n"
+        }
+        out += String(repeating: " ", count: labelWidth) + "└" + String(repeating: "─", count: cols) + "\n"
+        let xl = String(format: "%g", xr.lowerBound), xh = String(format: "%g", xr.upperBound)
+        out += String(repeating: " ", count: labelWidth + 1) + xl
+            + String(repeating: " ", count: max(1, cols - xl.count - xh.count)) + xh + "  \(chart.xLabel)\n"
+        out += String(repeating: " ", count: labelWidth + 1)
+            + chart.series.enumerated().map { "\($0.offset % 2 == 0 ? "──" : "- -") \($0.element.name)" }.joined(separator: "   ") + "\n"
+        return out
+    }
+
+    /// The terminal's width, from the COLUMNS variable or the tty, else 80.
+    static var terminalColumns: Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
+        return 80
+    }
+}
