@@ -9,16 +9,14 @@ public enum AtomicFile {
     nonisolated(unsafe) public static var failureInjection: ((Int) throws -> Void)?
 
     public static func write(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
+        try checkWritableFolder(path)
+        let dir = parentFolder(of: path)
+        let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw EngineError("\(path): the folder \(dir) does not exist")
-        }
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
             throw EngineError("\(path) is a folder")
         }
-        var template = Array((dir + "/.\(url.lastPathComponent).tmp-XXXXXX").utf8CString)
+        var template = Array((dir + "/.\(name).tmp-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw EngineError("\(path): cannot write in \(dir) (\(String(cString: strerror(errno))))") }
         let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

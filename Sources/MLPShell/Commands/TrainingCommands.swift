@@ -120,11 +120,3 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
 }
 
 
-/// Fails early when the folder `path` would be written in does not exist.
-func checkWritableFolder(_ path: String) throws {
-    let dir = (path as NSString).deletingLastPathComponent
-    var isDir: ObjCBool = false
-    guard dir.isEmpty || (FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue) else {
-        throw EngineError("\(path): the folder \(dir) does not exist")
-    }
-}

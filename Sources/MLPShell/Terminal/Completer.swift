@@ -64,20 +64,23 @@ public final class Completer {
         }
     }
 
-    /// File names that start with `word`; folders end with "/".
+    /// File names that start with `word`; folders end with "/". A leading ~ is the home folder.
     public func completePath(_ word: String) -> [String] {
-        let expanded = (word as NSString).expandingTildeInPath
-        let dir: String, prefix: String
-        if expanded.hasSuffix("/") { dir = expanded; prefix = "" } else {
-            dir = (expanded as NSString).deletingLastPathComponent
-            prefix = (expanded as NSString).lastPathComponent
+        // Split at the last "/": the folder as typed, and the start of the name.
+        let typedDir: String, prefix: String
+        if let slash = word.lastIndex(of: "/") {
+            typedDir = String(word[...slash])
+            prefix = String(word[word.index(after: slash)...])
+        } else {
+            typedDir = ""
+            prefix = word
         }
-        let listDir = dir.isEmpty ? "." : dir
+        var listDir = typedDir.isEmpty ? "." : typedDir
+        if listDir.hasPrefix("~") { listDir = NSHomeDirectory() + listDir.dropFirst() }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: listDir) else { return [] }
-        let typedDir = word.hasSuffix("/") ? word : String(word.dropLast(prefix.count))
         return names.filter { $0.hasPrefix(prefix) && (prefix.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().map { name in
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: (listDir as NSString).appendingPathComponent(name), isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: listDir + "/" + name, isDirectory: &isDir)
             return typedDir + name + (isDir.boolValue ? "/" : "")
         }
     }
