@@ -1,10 +1,13 @@
-/// Gaussian blobs for tests and demos: `classes` centres drawn uniform in [-1, 1]^features,
-/// and `n` samples, each its class's centre plus normal noise of standard deviation `noise`,
-/// classes taken in turn. Drawn from the session's random source, so `seed` fixes them.
+/// Gaussian blobs for tests and demos: `classes` centres drawn uniform in [-1, 1]^features
+/// from their own generator seeded by `centres` (so a train and a test set made with the same
+/// value share their classes), and `n` samples, each its class's centre plus normal noise of
+/// standard deviation `noise` drawn from the session's random source, classes taken in turn.
 public enum SyntheticData {
-    public static func make(classes: Int, features: Int, n: Int, noise: Float, random: RandomGenerator) -> Dataset {
+    public static func make(classes: Int, features: Int, n: Int, noise: Float, centresSeed: UInt64,
+                            random: RandomGenerator) -> Dataset {
+        var centreSource = RandomSource(seed: centresSeed)
         var centres = [Float](repeating: 0, count: classes * features)
-        for i in centres.indices { centres[i] = random.source.uniform(-1, 1) }
+        for i in centres.indices { centres[i] = centreSource.uniform(-1, 1) }
         var values = [Float](repeating: 0, count: n * features)
         var labels = [Int32](repeating: 0, count: n)
         for s in 0..<n {
@@ -27,6 +30,8 @@ public enum SyntheticData {
         guard features * n <= 1 << 28 else {
             throw EngineError("synthetic: features × n = \(features * n) values is too many (at most \(1 << 28))")
         }
-        return make(classes: classes, features: features, n: n, noise: try o.float("noise", min: 0), random: a.random)
+        let centres = try o.int("centres", min: 0, max: Int(UInt32.max))
+        return make(classes: classes, features: features, n: n, noise: try o.float("noise", min: 0),
+                    centresSeed: UInt64(centres), random: a.random)
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// counted; ignored targets count for nothing, and a batch whose targets are all ignored has
 /// loss 0. With label smoothing ε over C classes the loss is
 /// (1-ε)·nll + ε/C · Σ_c -w_c log p_c, its second term normalised as PyTorch does: by the
-/// weights of the counted targets when weights are given, otherwise by the batch size.
+/// weights of the counted targets when weights are given, otherwise by the number of rows counted.
 public final class CrossEntropy: Loss {
     public let kind = "cross_entropy"
     public let weight: [Float]?
@@ -75,7 +75,7 @@ public final class CrossEntropy: Loss {
         case .sum: nllNorm = 1; smoothNorm = 1
         case .mean:
             nllNorm = weightSum
-            smoothNorm = weight == nil ? Double(rows) : weightSum
+            smoothNorm = weight == nil ? Double(counted) : weightSum
         }
         let loss = Double(1 - eps) * nllSum / nllNorm + Double(eps / classes) * smoothSum / smoothNorm
         // Pass 2: the gradient, d/dx_c = a·(p_c - [c = t])·w_t + b·(Σ_k w_k · p_c - w_c)

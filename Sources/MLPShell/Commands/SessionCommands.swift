@@ -26,8 +26,7 @@ func sessionCommands() -> [Command] {
                 }),
         Command(name: "echo", group: "Session", usage: "echo WORDS", summary: "prints its words",
                 arguments: [.word], example: "echo \"epochs: $epochs\"", delegatesOptions: true, run: { inv, _, s in
-                    let words = inv.positional + inv.options.keys.sorted().map { "\($0)=\(inv.options[$0]!)" }
-                    s.console.print(words.joined(separator: " "))
+                    s.console.print(inv.words.map(\.text).joined(separator: " "))
                 }),
         Command(name: "seed", group: "Session", usage: "seed N",
                 summary: "seeds every random source: weight init, shuffling, dropout",

@@ -41,6 +41,7 @@ public struct Command {
 
     /// Runs the command, its options checked first unless it delegates them.
     public func invoke(_ inv: Invocation, _ session: Session) throws {
+        if let key = inv.repeatedOption, name != "echo" { throw EngineError("option '\(key)=' is given twice") }
         let checked = try Options(delegatesOptions ? [:] : inv.options, specs: options, owner: name)
         try run(inv, checked, session)
     }

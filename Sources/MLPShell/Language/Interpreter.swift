@@ -45,7 +45,7 @@ public final class Interpreter {
         block = nil
         defer { block = saved }
         var number = 0
-        for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in source.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
             try feed(line: String(line), location: SourceLocation(file: file, line: number))
         }
@@ -103,7 +103,7 @@ public final class Interpreter {
         case "end":
             throw EngineError("'end' without 'model'")
         default:
-            let inv = try Invocation(words: words, location: location)
+            let inv = Invocation(words: words, location: location)
             try commands.find(inv.name).invoke(inv, session)
         }
     }
@@ -117,8 +117,9 @@ public final class Interpreter {
         var layers: [Layer] = []
         for (words, location) in lines {
             do {
-                let inv = try Invocation(words: words, location: location)
+                let inv = Invocation(words: words, location: location)
                 let entry = try session.registries.layers.lookup(inv.name)
+                if let key = inv.repeatedOption { throw EngineError("option '\(key)=' is given twice") }
                 let options = try Options(inv.options, specs: entry.options, owner: inv.name)
                 let layer = try entry.make(LayerArguments(positional: inv.positional, options: options,
                                                           inputShape: shape, random: session.random))

@@ -35,18 +35,23 @@ public struct Invocation {
     public let name: String
     public let positional: [String]
     public let options: [String: String]
+    /// Every word after the name, as written.
+    public let words: [Word]
+    /// A KEY= given more than once, which is an error for commands that take options.
+    public let repeatedOption: String?
     public let location: SourceLocation?
 
     /// Sorts words into positional ones and options. An unquoted word KEY=VALUE whose KEY is
-    /// a name is an option; giving one twice is an error.
-    public init(words: [Word], location: SourceLocation?) throws {
+    /// a name is an option.
+    public init(words: [Word], location: SourceLocation?) {
         precondition(!words.isEmpty)
         name = words[0].text
         var positional: [String] = [], options: [String: String] = [:]
+        var repeated: String?
         for w in words.dropFirst() {
             if !w.quoted, let eq = w.text.firstIndex(of: "="), Lexer.isVariableName(String(w.text[..<eq])) {
                 let key = String(w.text[..<eq])
-                guard options[key] == nil else { throw EngineError("option '\(key)=' is given twice") }
+                if options[key] != nil, repeated == nil { repeated = key }
                 options[key] = String(w.text[w.text.index(after: eq)...])
             } else {
                 positional.append(w.text)
@@ -54,6 +59,8 @@ public struct Invocation {
         }
         self.positional = positional
         self.options = options
+        self.words = Array(words.dropFirst())
+        repeatedOption = repeated
         self.location = location
     }
 }

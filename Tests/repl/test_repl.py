@@ -1,0 +1,160 @@
+"""The mlpsh prompt driven through a real pseudo-terminal (pexpect), as a person would use it:
+prompts, Tab completion, history kept across runs, Ctrl-C during training, Ctrl-D, and the
+progress bar on a terminal but never in a pipe.
+
+Run by scripts/test after `swift build`; MLPSH_BIN names the binary (default .build/debug/mlpsh).
+"""
+import os
+import re
+import subprocess
+import tempfile
+
+import pexpect
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("MLPSH_BIN", os.path.join(ROOT, ".build", "debug", "mlpsh"))
+PROMPT = r"mlp> "
+MORE = r"\.\.\.> "
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A fresh home folder (no ~/.mlpshrc, empty history) with data/ linked in."""
+    (tmp_path / "data").symlink_to(os.path.join(ROOT, "data"))
+    return tmp_path
+
+
+def spawn(home, *args):
+    # Bracketed paste off, so that echoed input is plain text to match.
+    (home / "inputrc").write_text("set enable-bracketed-paste off\n")
+    env = dict(os.environ, HOME=str(home), MLPSH_HISTORY=str(home / "hist"), TERM="xterm",
+               INPUTRC=str(home / "inputrc"))
+    child = pexpect.spawn(BIN, list(args), cwd=str(home), env=env, encoding="utf-8",
+                          timeout=60, dimensions=(40, 120))
+    child.expect(PROMPT)
+    return child
+
+
+def test_prompts_and_block_continuation(home):
+    c = spawn(home, "--norc")
+    c.sendline("model")
+    c.expect(MORE)
+    c.sendline("linear 4 3")
+    c.expect(MORE)
+    c.sendline("end")
+    c.expect(PROMPT)
+    c.sendline("summary")
+    c.expect("Total params: 15")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def test_errors_keep_the_session(home):
+    c = spawn(home, "--norc")
+    c.sendline("set x 5")
+    c.expect(PROMPT)
+    c.sendline("trian")
+    c.expect("error: unknown command 'trian'; did you mean 'train'\\?")
+    c.expect(PROMPT)
+    c.sendline("echo $x")
+    c.expect("\r\n5\r\n")
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def test_tab_completes_command_layer_option_and_path(home):
+    (home / "weights-for-test.safetensors").write_bytes(b"")
+    c = spawn(home, "--norc")
+    # A command name.
+    c.send("summ\t")
+    c.expect("summary")
+    c.send("\x15")  # Ctrl-U: clear the line
+    # A layer name inside a model block.
+    c.sendline("model")
+    c.expect(MORE)
+    c.send("leaky\t")
+    c.expect("leaky_relu")
+    c.send("\x15")
+    c.sendline("linear 4 3")
+    c.sendline("end")
+    c.expect(PROMPT)
+    # An option of the optimizer named on the line.
+    c.send("optim sgd mom\t")
+    c.expect("momentum=")
+    c.send("\x15")
+    # A file path.
+    c.send("load weights-for\t")
+    c.expect("weights-for-test.safetensors")
+    c.send("\x15")
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def test_history_is_kept_across_runs(home):
+    c = spawn(home, "--norc")
+    c.sendline("echo remembered-line")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+    assert "echo remembered-line" in (home / "hist").read_text()
+    c = spawn(home, "--norc")
+    c.send("\x1b[A")  # Up arrow: the last line of the previous run
+    c.expect("echo remembered-line")
+    c.sendline("")
+    c.expect("\r\nremembered-line\r\n")
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def test_ctrl_c_stops_training_and_train_goes_on(home):
+    c = spawn(home, "--norc")
+    for line in ["seed 0", "data train mnist split=train limit=20000", "model", "linear 784 32", "relu",
+                 "linear 32 10", "end", "loss cross_entropy", "optim sgd lr=0.05"]:
+        c.sendline(line)
+    c.expect(PROMPT)
+    c.sendline("train epochs=1000 batch=64")
+    c.expect(r"epoch: 1,train_loss")  # two epochs finished
+    c.sendintr()
+    c.expect(r"interrupted in epoch (\d+) after \d+ of \d+ batches; (\d+) epochs are complete")
+    done = int(c.match.group(2))
+    c.expect(PROMPT)
+    c.sendline("train epochs=1")
+    c.expect(r"epoch:\s*(\d+),train_loss:")
+    assert int(c.match.group(1)) == done, "train goes on numbering from the finished epochs"
+    c.expect("Done")
+    c.expect(PROMPT)
+    # Ctrl-C at the prompt clears the line.
+    c.send("echo never-run")
+    c.sendintr()
+    c.expect(PROMPT)
+    c.sendline("echo after")
+    c.expect("\r\nafter\r\n")
+    c.sendeof()
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0
+
+
+def test_progress_bar_on_a_terminal(home):
+    c = spawn(home, "--norc")
+    for line in ["data train synthetic n=60000 features=64 classes=4", "model", "linear 64 10", "end",
+                 "loss cross_entropy", "optim sgd lr=0.1"]:
+        c.sendline(line)
+    c.expect(PROMPT)
+    c.sendline("train epochs=2 batch=8")
+    c.expect(r"epoch 0 .* \d+/7500 .*samples/s .*loss \d+\.\d+ .*left")
+    c.expect("Done")
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def test_no_progress_bar_in_a_pipe(home):
+    script = "data train synthetic n=60000 features=64 classes=4; model; linear 64 10; end; " \
+             "loss cross_entropy; optim sgd lr=0.1; train epochs=1 batch=8"
+    p = subprocess.run([BIN, "-c", script], cwd=str(home), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    assert "samples/s" not in p.stdout
+    assert re.match(r"epoch: 0,train_loss:\d+\.\d{6},train_acc:\d+\.\d%\nDone\n$", p.stdout)
