@@ -11,8 +11,10 @@ public final class BatchLoader {
         self.dataset = dataset
         self.batchSize = batchSize
         order = (0..<Int32(dataset.count)).map { $0 }
-        labels = .allocate(capacity: max(batchSize, 1))
-        x.reshape(rows: batchSize, cols: dataset.features)
+        // A batch larger than the data set holds the whole set: size the buffers for that.
+        let rows = max(1, min(batchSize, dataset.count))
+        labels = .allocate(capacity: rows)
+        x.reshape(rows: rows, cols: dataset.features)
     }
 
     deinit { labels.deallocate() }

@@ -27,8 +27,8 @@ public enum SyntheticData {
         let classes = try o.int("classes", min: 2, max: 1 << 16)
         let features = try o.int("features", min: 1, max: 1 << 20)
         let n = try o.int("n", min: 1, max: 1 << 26)
-        guard features * n <= 1 << 28 else {
-            throw EngineError("synthetic: features × n = \(features * n) values is too many (at most \(1 << 28))")
+        guard features * n <= 1 << 26 else {
+            throw EngineError("synthetic: features × n = \(features * n) values is too many (at most \(1 << 26))")
         }
         let centres = try o.int("centres", min: 0, max: Int(UInt32.max))
         return make(classes: classes, features: features, n: n, noise: try o.float("noise", min: 0),

@@ -85,8 +85,9 @@ public final class Linear: Layer {
     }
 }
 
-/// The largest number of weights one layer may have (about 4 GiB of float32 with its gradient).
-public let maximumLayerParameters = 1 << 29
+/// The largest number of weights one layer, or a whole model, may have: 2^28 floats is 1 GiB,
+/// and training keeps a gradient and optimizer state beside each.
+public let maximumLayerParameters = 1 << 28
 
 /// Parses a layer width: a whole number from 1 to 2^24.
 public func parseWidth(_ text: String, usage: String) throws -> Int {

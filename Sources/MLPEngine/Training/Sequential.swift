@@ -13,6 +13,16 @@ public final class Sequential {
     }
 
     public var inputWidth: Int { inputShape.reduce(1, *) }
+    /// The widest row any layer reads or writes: a batch's buffers scale with it.
+    public var maxWidth: Int { layers.map { $0.outputShape.reduce(1, *) }.reduce(inputWidth, max) }
+
+    /// Checks that a batch of `rows` fits the activation budget (2^28 floats a buffer).
+    public func checkBatch(_ rows: Int) throws {
+        let (n, overflow) = rows.multipliedReportingOverflow(by: maxWidth)
+        if overflow || n > 1 << 28 {
+            throw EngineError("a batch of \(rows) through a layer \(maxWidth) wide needs \(n) floats, more than the \(1 << 28) a buffer may hold: use a smaller batch")
+        }
+    }
     public var outputWidth: Int { layers.last?.outputShape.reduce(1, *) ?? inputWidth }
 
     /// (state_dict name, parameter) for every parameter, in order.

@@ -90,7 +90,9 @@ public final class Trainer {
                          check: (TrainingProgress) -> Bool = { _ in true }) throws -> (loss: Double, accuracy: Double) {
         model.isTraining = false
         defer { model.isTraining = true }
-        let loader = BatchLoader(dataset: dataset, batchSize: batch * chunk)
+        // As many batches a pass as fit in 2^24 floats a buffer, at most `chunk`.
+        let fit = max(1, min(chunk, (1 << 24) / max(1, batch * model.maxWidth)))
+        let loader = BatchLoader(dataset: dataset, batchSize: batch * fit)
         var lossSum: Double = 0, batches = 0, correct = 0
         for b in 0..<loader.batchCount {
             let size = loader.load(batch: b)

@@ -47,6 +47,7 @@ func trainingCommands() -> [Command] {
                     let trainer = try makeTrainer(s)
                     let data = try s.requireDataset("test")
                     try s.checkFit(trainer.model, data, name: "test")
+                    try trainer.model.checkBatch(min(batch, data.count))
                     let r = try trainer.evaluate(data, batch: batch)
                     s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
                 }),
@@ -81,6 +82,7 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     let trainer = try makeTrainer(s)
     let data = try s.requireDataset("train")
     try s.checkFit(trainer.model, data, name: "train")
+    try trainer.model.checkBatch(min(batch, data.count))
     let test = s.datasets["test"]
     if let test { try s.checkFit(trainer.model, test, name: "test") }
     let loader = BatchLoader(dataset: data, batchSize: batch)

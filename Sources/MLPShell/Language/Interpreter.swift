@@ -129,6 +129,10 @@ public final class Interpreter {
                 }
                 layers.append(layer)
                 shape = layer.outputShape
+                let total = layers.reduce(0) { $0 + $1.parameterCount }
+                if total > maximumLayerParameters {
+                    throw EngineError("the model has \(total) parameters, more than the \(maximumLayerParameters) a model may have")
+                }
             } catch let e as EngineError {
                 throw ShellError(e.message, at: location)
             }
