@@ -158,3 +158,17 @@ def test_no_progress_bar_in_a_pipe(home):
     assert p.stderr == ""
     assert "samples/s" not in p.stdout
     assert re.match(r"epoch: 0,train_loss:\d+\.\d{6},train_acc:\d+\.\d%\nDone\n$", p.stdout)
+
+
+def test_mlpshrc_runs_at_start_unless_norc(home):
+    (home / ".mlpshrc").write_text("set greeting hello-from-rc\n")
+    c = spawn(home)
+    c.sendline("echo $greeting")
+    c.expect("\r\nhello-from-rc\r\n")
+    c.sendeof()
+    c.expect(pexpect.EOF)
+    c = spawn(home, "--norc")
+    c.sendline("echo $greeting")
+    c.expect("error: undefined variable '\\$greeting'")
+    c.sendeof()
+    c.expect(pexpect.EOF)

@@ -76,7 +76,7 @@ public final class Completer {
             prefix = word
         }
         var listDir = typedDir.isEmpty ? "." : typedDir
-        if listDir.hasPrefix("~") { listDir = NSHomeDirectory() + listDir.dropFirst() }
+        if listDir.hasPrefix("~") { listDir = homeFolder + listDir.dropFirst() }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: listDir) else { return [] }
         return names.filter { $0.hasPrefix(prefix) && (prefix.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().map { name in
             var isDir: ObjCBool = false

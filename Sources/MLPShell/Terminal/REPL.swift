@@ -31,7 +31,7 @@ public final class REPL {
     /// ~/.mlpsh_history, or $MLPSH_HISTORY.
     public static var historyPath: String {
         if let p = ProcessInfo.processInfo.environment["MLPSH_HISTORY"], !p.isEmpty { return p }
-        return (NSHomeDirectory() as NSString).appendingPathComponent(".mlpsh_history")
+        return homeFolder + "/.mlpsh_history"
     }
 
     public func run() -> Int32 {
@@ -100,7 +100,7 @@ public final class REPL {
     }
 
     private func runRC() {
-        let path = (NSHomeDirectory() as NSString).appendingPathComponent(".mlpshrc")
+        let path = homeFolder + "/.mlpshrc"
         guard FileManager.default.fileExists(atPath: path) else { return }
         _ = runner.guarded { try runner.interpreter.include(path: path) }
     }
@@ -118,4 +118,10 @@ public final class REPL {
             }
         }
     }
+}
+
+/// $HOME, or the user's home from the password database.
+var homeFolder: String {
+    if let h = ProcessInfo.processInfo.environment["HOME"], !h.isEmpty { return h }
+    return NSHomeDirectory()
 }
