@@ -41,10 +41,11 @@ public enum TrainingStop: Error {
 public final class Trainer {
     public let model: Sequential
     public let loss: Loss
-    public let optimizer: Optimizer
+    /// Needed only for training; evaluation runs without one.
+    public let optimizer: Optimizer?
     private let gradient = Tensor()
 
-    public init(model: Sequential, loss: Loss, optimizer: Optimizer) {
+    public init(model: Sequential, loss: Loss, optimizer: Optimizer?) {
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
@@ -57,6 +58,7 @@ public final class Trainer {
     /// leaving the weights as the last finished batch left them.
     public func trainEpoch(_ loader: BatchLoader, epoch: Int, shuffle: Bool, random: RandomGenerator,
                            check: (TrainingProgress) -> Bool) throws -> (loss: Double, accuracy: Double) {
+        guard let optimizer else { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
         model.isTraining = true
         loader.start(shuffle: shuffle, random: random)
         var lossSum: Double = 0, correct = 0, seen = 0

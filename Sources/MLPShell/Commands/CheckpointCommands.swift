@@ -63,6 +63,20 @@ func checkpoint(of s: Session, optimizer withOptimizer: Bool) throws -> SafeTens
 /// restores the history, optimizer, loss, schedule and random state the file holds.
 func restore(_ s: Session, from file: SafeTensors, name: String) throws {
     guard let interpreter = s.interpreter else { throw EngineError("load needs an interpreter") }
+    // The metadata's mlpsh text is data: each piece must be one statement of its kind.
+    for key in ["mlpsh.loss", "mlpsh.optimizer", "mlpsh.schedule"] {
+        if let text = file.metadata[key] { try checkSingleStatement(text, key: key, name: name) }
+    }
+    if let definition = file.metadata["mlpsh.model"] {
+        for line in definition.split(separator: "\n", omittingEmptySubsequences: false) {
+            try checkSingleStatement(String(line), key: "mlpsh.model", name: name)
+            let first = line.split(separator: " ").first
+            if first == "end" || first == "model" {
+                throw EngineError("\(name): mlpsh.model may hold only layers, not '\(first!)'")
+            }
+        }
+    }
+    let history = try file.metadata["mlpsh.history"].map { try parseHistory($0, name: name) }
     if s.model == nil {
         guard let definition = file.metadata["mlpsh.model"] else {
             throw EngineError("\(name) has no mlpsh model definition: define the model first, then load")
@@ -90,7 +104,7 @@ func restore(_ s: Session, from file: SafeTensors, name: String) throws {
         let values = file.entry(pname)!.floats
         values.withUnsafeBufferPointer { p.value.data.update(from: $0.baseAddress!, count: values.count) }
     }
-    if let h = file.metadata["mlpsh.history"] { s.history = try parseHistory(h, name: name) }
+    if let history { s.history = history }
     if let lossText = file.metadata["mlpsh.loss"] { try runQuietly(interpreter, "loss " + lossText, name: name) }
     if let scheduleText = file.metadata["mlpsh.schedule"] { try runQuietly(interpreter, "schedule " + scheduleText, name: name) }
     if let optimText = file.metadata["mlpsh.optimizer"] {
@@ -110,6 +124,13 @@ func restore(_ s: Session, from file: SafeTensors, name: String) throws {
     }
 }
 
+/// Refuses metadata text that could run more than one statement of mlpsh.
+private func checkSingleStatement(_ text: String, key: String, name: String) throws {
+    if let bad = text.first(where: { ";\n\r#$\"".contains($0) }) {
+        throw EngineError("\(name): \(key) holds '\(bad)', which a definition never does; the file is refused")
+    }
+}
+
 /// Runs mlpsh text that a checkpoint holds; an error in it names the file.
 private func runQuietly(_ interpreter: Interpreter, _ text: String, name: String) throws {
     do {
@@ -119,28 +140,34 @@ private func runQuietly(_ interpreter: Interpreter, _ text: String, name: String
     }
 }
 
+/// One epoch as the metadata's JSON holds it.
+private struct HistoryRow: Codable {
+    var epoch: Int
+    var train_loss: Double
+    var train_acc: Double
+    var test_loss: Double?
+    var test_acc: Double?
+    var lr: Double?
+    var seconds: Double?
+}
+
 func historyJSON(_ history: [EpochResult]) -> String {
-    let rows: [[String: Any]] = history.map { r in
-        var d: [String: Any] = ["epoch": r.epoch, "train_loss": r.trainLoss, "train_acc": r.trainAccuracy,
-                                "lr": Double(r.learningRate), "seconds": r.seconds]
-        if let l = r.testLoss { d["test_loss"] = l }
-        if let a = r.testAccuracy { d["test_acc"] = a }
-        return d
+    let rows = history.map {
+        HistoryRow(epoch: $0.epoch, train_loss: $0.trainLoss, train_acc: $0.trainAccuracy, test_loss: $0.testLoss,
+                   test_acc: $0.testAccuracy, lr: Double($0.learningRate), seconds: $0.seconds)
     }
-    let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])) ?? Data("[]".utf8)
-    return String(decoding: data, as: UTF8.self)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return (try? encoder.encode(rows)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
 }
 
 func parseHistory(_ text: String, name: String) throws -> [EpochResult] {
-    guard let rows = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]] else {
-        throw EngineError("\(name): mlpsh.history in the metadata is not a JSON list")
+    // JSONDecoder reads doubles exactly (JSONSerialization on Linux can be one unit off).
+    guard let rows = try? JSONDecoder().decode([HistoryRow].self, from: Data(text.utf8)) else {
+        throw EngineError("\(name): mlpsh.history in the metadata is not a list of epochs")
     }
-    return try rows.map { d in
-        func num(_ k: String) -> Double? { (d[k] as? NSNumber)?.doubleValue }
-        guard let epoch = num("epoch"), let tl = num("train_loss"), let ta = num("train_acc") else {
-            throw EngineError("\(name): an mlpsh.history entry lacks epoch, train_loss or train_acc")
-        }
-        return EpochResult(epoch: Int(epoch), trainLoss: tl, trainAccuracy: ta, testLoss: num("test_loss"),
-                           testAccuracy: num("test_acc"), learningRate: Float(num("lr") ?? 0), seconds: num("seconds") ?? 0)
+    return rows.map {
+        EpochResult(epoch: $0.epoch, trainLoss: $0.train_loss, trainAccuracy: $0.train_acc, testLoss: $0.test_loss,
+                    testAccuracy: $0.test_acc, learningRate: Float($0.lr ?? 0), seconds: $0.seconds ?? 0)
     }
 }

@@ -44,7 +44,7 @@ func trainingCommands() -> [Command] {
                 example: "test", run: { inv, o, s in
                     try expectArguments(inv, 0...0, usage: "test [batch=B]")
                     let batch = try o.int("batch", min: 1, max: 1 << 20)
-                    let trainer = try makeTrainer(s)
+                    let trainer = try makeTrainer(s, training: false)
                     let data = try s.requireDataset("test")
                     try s.checkFit(trainer.model, data, name: "test")
                     try trainer.model.checkBatch(min(batch, data.count))
@@ -55,11 +55,11 @@ func trainingCommands() -> [Command] {
 }
 
 /// A trainer for the session's model, loss and optimizer, or an error naming what is missing.
-func makeTrainer(_ s: Session) throws -> Trainer {
+func makeTrainer(_ s: Session, training: Bool = true) throws -> Trainer {
     let model = try s.requireModel()
     guard let loss = s.loss else { throw EngineError("no loss chosen: use 'loss cross_entropy' (see 'help loss')") }
-    guard let optimizer = s.optimizer else { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
-    return Trainer(model: model, loss: loss, optimizer: optimizer)
+    if training && s.optimizer == nil { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
+    return Trainer(model: model, loss: loss, optimizer: s.optimizer)
 }
 
 /// The epoch line of the walkthrough.
@@ -80,6 +80,7 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     if let log { try checkWritableFolder(log) }
     let loggedFrom = s.history.count
     let trainer = try makeTrainer(s)
+    let optimizer = trainer.optimizer!
     let data = try s.requireDataset("train")
     try s.checkFit(trainer.model, data, name: "train")
     try trainer.model.checkBatch(min(batch, data.count))
@@ -90,8 +91,8 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     for _ in 0..<epochs {
         let epoch = s.history.count
         let started = Date()
-        trainer.optimizer.learningRate = s.schedule.rate(epoch, trainer.optimizer.baseLearningRate)
-        var result = EpochResult(epoch: epoch, trainLoss: 0, trainAccuracy: 0, learningRate: trainer.optimizer.learningRate, seconds: 0)
+        optimizer.learningRate = s.schedule.rate(epoch, optimizer.baseLearningRate)
+        var result = EpochResult(epoch: epoch, trainLoss: 0, trainAccuracy: 0, learningRate: optimizer.learningRate, seconds: 0)
         do {
             let r = try trainer.trainEpoch(loader, epoch: epoch, shuffle: shuffle, random: s.random) { p in
                 progress.update(p)
