@@ -21,7 +21,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib"]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG"]),
         .target(name: "MLPShell", dependencies: ["MLPEngine", "CReadline"]),
         .executableTarget(name: "mlpsh", dependencies: [
             "MLPShell", "MLPEngine",

@@ -67,6 +67,7 @@ struct MLPSH: ParsableCommand {
         }
         let console = Console.standard()
         console.showsProgress = progress ?? (isatty(STDERR_FILENO) == 1)
+        console.isTerminal = isatty(STDOUT_FILENO) == 1
         let runner = Runner(console: console, variables: variables)
         let status: Int32
         if let commands {

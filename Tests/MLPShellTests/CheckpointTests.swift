@@ -41,12 +41,7 @@ final class CheckpointTests: XCTestCase {
     override func setUpWithError() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-checkpoint-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let mnist = Self.mnistFolder
-        guard FileManager.default.fileExists(atPath: mnist + "/train-images-idx3-ubyte.gz")
-                || FileManager.default.fileExists(atPath: mnist + "/train-images-idx3-ubyte") else {
-            XCTFail("MNIST is missing from \(mnist): run scripts/fetch-mnist")
-            throw CocoaError(.fileNoSuchFile)  // fail, never skip: the data is part of the suite
-        }
+        try Fixtures.requireMNIST()  // fails, never only skips: the data is part of the suite
     }
 
     override func tearDownWithError() throws {
@@ -86,15 +81,7 @@ final class CheckpointTests: XCTestCase {
         try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".") && $0.contains(".tmp-") }
     }
 
-    private let mnistModel = """
-        model
-          linear 784 120
-          relu
-          linear 120 84
-          relu
-          linear 84 10
-        end
-        """
+    private let mnistModel = Fixtures.mnistModel
 
     /// Small MNIST slices: a debug build trains an epoch of these in well under a second.
     private let mnistData = """

@@ -60,10 +60,7 @@ final class ScriptTests: XCTestCase {
         return url.path
     }
 
-    static var mnistFolder: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("data/mnist").path
-    }
+    static var mnistFolder: String { Fixtures.mnistFolder }
 
     // MARK: - (a) synthetic data
 
@@ -117,22 +114,12 @@ final class ScriptTests: XCTestCase {
     // MARK: - (b) a slice of MNIST
 
     func testMNISTSliceReachesEightyPercent() throws {
-        guard FileManager.default.fileExists(atPath: Self.mnistFolder + "/train-images-idx3-ubyte.gz")
-                || FileManager.default.fileExists(atPath: Self.mnistFolder + "/train-images-idx3-ubyte") else {
-            XCTFail("MNIST is missing from \(Self.mnistFolder): run scripts/fetch-mnist")
-            return
-        }
+        try Fixtures.requireMNIST()
         let script = """
             seed 0
             data train mnist split=train limit=2000 path=$mnist
             data test  mnist split=test  limit=2000 path=$mnist
-            model
-              linear 784 120
-              relu
-              linear 120 84
-              relu
-              linear 84 10
-            end
+            \(Fixtures.mnistModel)
             loss cross_entropy
             optim sgd lr=0.05
             train epochs=15 batch=32 shuffle=true
@@ -251,16 +238,7 @@ final class ScriptTests: XCTestCase {
     // MARK: - (f) summary
 
     func testSummaryOfTheMNISTModel() {
-        let (status, c) = run("""
-            model
-              linear 784 120
-              relu
-              linear 120 84
-              relu
-              linear 84 10
-            end
-            summary
-            """)
+        let (status, c) = run(Fixtures.mnistModel + "\nsummary")
         XCTAssertEqual(status, 0, c.err)
         XCTAssertTrue(c.out.contains("Total params: 105,214"), c.out)
         XCTAssertTrue(c.out.contains("94,200"), c.out)    // 784·120 + 120
@@ -362,7 +340,7 @@ final class ScriptTests: XCTestCase {
         let (runner, _) = makeRunner()
         let names = runner.interpreter.commands.names
         for command in ["help", "set", "echo", "seed", "threads", "device", "data", "model", "summary", "init",
-                        "loss", "optim", "schedule", "train", "test", "plot", "save",
+                        "loss", "optim", "schedule", "train", "test", "predict", "confusion", "plot", "save",
                         "load", "include", "quit", "exit"] {
             XCTAssertTrue(names.contains(command), "SPEC.md's core command '\(command)' is missing")
         }

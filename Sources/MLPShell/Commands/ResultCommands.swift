@@ -24,7 +24,7 @@ func resultCommands() -> [Command] {
                 example: "history out=history.csv", run: { inv, o, s in
                     try expectArguments(inv, 0...0, usage: "history [out=FILE.csv]")
                     let csv = historyCSV(s.history)
-                    if o.has("out") { try AtomicFile.write(csv, to: o.string("out")) } else { s.console.write(csv) }
+                    if o.has("out") { try AtomicFile.write(csv, to: o.string("out")) } else { s.console.write(alignedTable(csv)) }
                 }),
     ]
 }
@@ -53,6 +53,15 @@ func historyCSV(_ history: [EpochResult]) -> String {
     var out = csvHeader
     for r in history { out += csvRow(r) }
     return out
+}
+
+/// CSV text with its columns padded to line up, for reading on a terminal.
+func alignedTable(_ csv: String) -> String {
+    let rows = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    let widths = (0..<(rows.map(\.count).max() ?? 0)).map { c in rows.map { c < $0.count ? $0[c].count : 0 }.max()! }
+    return rows.map { row in
+        row.enumerated().map { String(repeating: " ", count: widths[$0] - $1.count) + $1 }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
 }
 
 let csvHeader = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n"

@@ -7,6 +7,8 @@ public final class Console {
     public var writeError: (String) -> Void
     /// Whether standard error is a terminal on which a progress bar may be drawn.
     public var showsProgress: Bool
+    /// Whether standard output is a terminal, where pictures (predict's image) are drawn.
+    public var isTerminal = false
 
     public init(write: @escaping (String) -> Void, writeError: @escaping (String) -> Void, showsProgress: Bool = false) {
         self.write = write
