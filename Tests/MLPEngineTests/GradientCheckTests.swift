@@ -1,26 +1,13 @@
 import XCTest
 @testable import MLPEngine
 
-/// Finite-difference gradient checks in the manner of Caffe's GradientChecker(1e-2, 1e-3).
-///
-/// Every layer and loss in the registry is checked, so a layer added later (built in, or
-/// registered by a plugin before the tests run) is checked without a new test. For a layer the
-/// scalar checked is L = Σ out ⊙ g for a fixed random upstream gradient g, so dL/dout = g and
-/// backward(g) must give dL/dx and (accumulated into the parameters' grads) dL/dθ.
+/// Finite-difference gradient checks (GradientCheck, in the manner of Caffe's
+/// GradientChecker) of every layer and loss in the registry, so a layer added later (built in,
+/// or registered by a plugin) is checked without a new test.
 final class GradientCheckTests: XCTestCase {
-    /// Central-difference step, in Float.
-    private let stepsize: Float = 1e-2
-    /// Caffe's rule: |analytic - estimate| <= threshold · max(|analytic|, |estimate|, 1).
-    private let threshold: Double = 1e-3
-
-    // MARK: - Layers
-
-    /// The positional words each layer is built with; a layer not named here takes none.
-    private func positionalVariants(for name: String) -> [[String]] {
-        switch name {
-        case "linear": return [["5", "4"], ["4"]]
-        default: return [[]]
-        }
+    private func assertPassed(_ report: GradientCheck.Report, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertGreaterThan(report.comparisons, 0, report.label, file: file, line: line)
+        for failure in report.failures { XCTFail("\(report.label): \(failure)", file: file, line: line) }
     }
 
     func testEveryRegisteredLayerPassesTheGradientCheck() throws {
@@ -28,124 +15,44 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertFalse(names.isEmpty)
         var checked = 0
         for name in names {
-            let entry = try Registries.shared.layers.lookup(name)
-            for positional in positionalVariants(for: name) {
-                for training in [false, true] {
-                    let random = RandomGenerator(seed: 7)
-                    let options = try Options([:], specs: entry.options, owner: name)
-                    let layer: Layer
-                    do {
-                        layer = try entry.make(LayerArguments(positional: positional, options: options,
-                                                              inputShape: [5], random: random))
-                    } catch {
-                        XCTFail("layer '\(name)' \(positional) could not be built for the gradient check: \(error); "
-                                + "add its positional words to positionalVariants(for:)")
-                        continue
-                    }
-                    checkLayer(layer, label: "\(name) \(positional.joined(separator: " ")) training=\(training)",
-                               training: training)
-                    checked += 1
-                }
+            for report in try GradientCheck.layer(named: name) {
+                assertPassed(report)
+                checked += 1
             }
         }
         // 9 built-in layers, linear twice, each in both modes.
         XCTAssertGreaterThanOrEqual(checked, 20)
     }
 
-    /// An input 3x5 whose values are at least 0.2 from 0, so that kinks (relu at 0) are more
-    /// than a step away.
-    private func randomInput(_ random: inout RandomSource) -> [Float] {
-        (0..<15).map { _ in
-            let magnitude = 0.2 + 0.8 * random.uniform()
-            return random.uniform() < 0.5 ? -magnitude : magnitude
-        }
-    }
-
-    private func objective(_ out: Tensor, _ g: [Float]) -> Double {
-        var s = 0.0
-        for i in 0..<out.count { s += Double(out.data[i]) * Double(g[i]) }
-        return s
-    }
-
-    private func expectClose(_ analytic: Float, _ estimate: Double, _ what: @autoclosure () -> String,
-                             file: StaticString = #filePath, line: UInt = #line) {
-        let a = Double(analytic)
-        let scale = max(abs(a), abs(estimate), 1)
-        XCTAssert(abs(a - estimate) <= threshold * scale,
-                  "\(what()): analytic \(a) vs finite difference \(estimate)", file: file, line: line)
-    }
-
-    private func checkLayer(_ layer: Layer, label: String, training: Bool) {
-        var random = RandomSource(seed: 42)
-        let xValues = randomInput(&random)
-        let g = (0..<layer.outputShape.reduce(1, *) * 3).map { _ in random.uniform(-1, 1) }
-        let x = Tensor(rows: 3, cols: 5, values: xValues)
-        layer.isTraining = training
-        layer.needsInputGradient = true
-
-        // A layer whose output changes between two forward passes on the same input draws
-        // random numbers (dropout); in training mode it is checked against its own mask.
-        var stochastic = false
-        if training {
-            let first = layer.forward(x).array
-            let second = layer.forward(x).array
-            stochastic = first != second
-        }
-
-        for p in layer.parameters { p.grad.fill(0) }   // backward accumulates
-        let out = layer.forward(x)
-        XCTAssertEqual(out.rows, 3, "\(label): output rows")
-        XCTAssertEqual(out.cols, layer.outputShape.reduce(1, *), "\(label): output width vs outputShape")
-        XCTAssertEqual(g.count, out.count, "\(label)")
-        guard g.count == out.count else { return }
-        let outValues = out.array
-        let dx = layer.backward(Tensor(rows: out.rows, cols: out.cols, values: g)).array
-        XCTAssertEqual(dx.count, 15, "\(label): input gradient shape")
-        guard dx.count == 15 else { return }
-
-        if stochastic {
-            // Backward must use the mask forward drew: out = x ⊙ m, so dx = g ⊙ m = g ⊙ out / x.
-            var zeroed = 0
-            for i in 0..<15 {
-                let m = outValues[i] / xValues[i]
-                if m == 0 { zeroed += 1 }
-                XCTAssertEqual(dx[i], g[i] * m, accuracy: 1e-5 * max(1, abs(g[i] * m)),
-                               "\(label): dx[\(i)] is not dy ⊙ the forward mask")
+    /// The check can fail: a layer whose backward is wrong is caught.
+    func testAWrongBackwardFailsTheCheck() {
+        final class Wrong: ElementwiseLayer {
+            override func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+                for i in 0..<n { y[i] = x[i] * x[i] }
             }
-            if layer.kind == "dropout" {
-                // p = 0.5 on 15 values: some are dropped, some kept (the draw is seeded).
-                XCTAssert(zeroed > 0 && zeroed < 15, "\(label): \(zeroed) of 15 dropped")
-            }
-            return
-        }
-
-        let analyticParams = layer.parameters.map { $0.grad.array }
-
-        // Input gradient by central differences.
-        let probe = Tensor(rows: 3, cols: 5, values: xValues)
-        for i in 0..<15 {
-            probe.data[i] = xValues[i] + stepsize
-            let plus = objective(layer.forward(probe), g)
-            probe.data[i] = xValues[i] - stepsize
-            let minus = objective(layer.forward(probe), g)
-            probe.data[i] = xValues[i]
-            let estimate = (plus - minus) / (2 * Double(stepsize))
-            expectClose(dx[i], estimate, "\(label): d/dx[\(i / 5),\(i % 5)]")
-        }
-        // Parameter gradients by central differences.
-        for (pi, p) in layer.parameters.enumerated() {
-            for i in 0..<p.count {
-                let saved = p.value.data[i]
-                p.value.data[i] = saved + stepsize
-                let plus = objective(layer.forward(x), g)
-                p.value.data[i] = saved - stepsize
-                let minus = objective(layer.forward(x), g)
-                p.value.data[i] = saved
-                let estimate = (plus - minus) / (2 * Double(stepsize))
-                expectClose(analyticParams[pi][i], estimate, "\(label): d/d\(p.name)[\(i)]")
+            override func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                     _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+                for i in 0..<n { dx[i] = dy[i] * x[i] }   // should be 2x
             }
         }
+        let report = GradientCheck.check(Wrong(kind: "wrong", shape: [5]), label: "wrong", training: false)
+        XCTAssertFalse(report.passed)
+        XCTAssertTrue(report.failures.first?.contains("d/dx") == true, "\(report.failures)")
     }
+
+    func testDropoutDropsSomeAndBackwardUsesItsMask() throws {
+        let entry = try Registries.shared.layers.lookup("dropout")
+        let layer = try entry.make(LayerArguments(positional: [], options: try Options([:], specs: entry.options, owner: "dropout"),
+                                                  inputShape: [5], random: RandomGenerator(seed: 7)))
+        layer.isTraining = true
+        var random = RandomSource(seed: 1)
+        let out = layer.forward(Tensor(rows: 3, cols: 5, values: GradientCheck.input(&random))).array
+        let zeroed = out.filter { $0 == 0 }.count
+        XCTAssert(zeroed > 0 && zeroed < 15, "p = 0.5 on 15 values: \(zeroed) dropped")
+        assertPassed(GradientCheck.check(layer, label: "dropout", training: true))
+    }
+
+    private func randomInput(_ random: inout RandomSource) -> [Float] { GradientCheck.input(&random) }
 
     /// Backward must add into the parameters' gradients, not overwrite them (a model calls it
     /// once a batch and the optimizer zeroes them).
@@ -186,30 +93,7 @@ final class GradientCheckTests: XCTestCase {
     func testEveryRegisteredLossGradientMatchesFiniteDifferences() throws {
         XCTAssertTrue(Registries.shared.losses.names.count >= 3)
         for (name, values, targets) in lossConfigurations {
-            let entry = try Registries.shared.losses.lookup(name)
-            let loss = try entry.make(try Options(values, specs: entry.options, owner: "loss \(name)"))
-            let label = "\(name) \(values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
-            var random = RandomSource(seed: 11)
-            var output = (0..<16).map { _ in random.uniform(-2, 2) }
-            var gradient = [Float](repeating: .nan, count: 16)
-            let value = try targets.withUnsafeBufferPointer { t in
-                try loss.compute(output: output, rows: 4, cols: 4, targets: t.baseAddress!, gradient: &gradient)
-            }
-            XCTAssert(value.isFinite, "\(label): loss \(value)")
-            for i in 0..<16 {
-                let saved = output[i]
-                output[i] = saved + stepsize
-                let plus = try targets.withUnsafeBufferPointer {
-                    try loss.compute(output: output, rows: 4, cols: 4, targets: $0.baseAddress!, gradient: nil)
-                }
-                output[i] = saved - stepsize
-                let minus = try targets.withUnsafeBufferPointer {
-                    try loss.compute(output: output, rows: 4, cols: 4, targets: $0.baseAddress!, gradient: nil)
-                }
-                output[i] = saved
-                let estimate = (Double(plus) - Double(minus)) / (2 * Double(stepsize))
-                expectClose(gradient[i], estimate, "\(label): d/dout[\(i / 4),\(i % 4)]")
-            }
+            assertPassed(try GradientCheck.loss(named: name, options: values, targets: targets))
         }
     }
 

@@ -593,31 +593,8 @@ final class CheckpointTests: XCTestCase {
 // MARK: - The built executable
 
 extension CheckpointTests {
-    /// The built `mlpsh`: in the build products folder, next to the test bundle.
-    static let executable: URL? = {
-        var folders: [URL] = [Bundle.main.bundleURL, Bundle(for: CheckpointTests.self).bundleURL.deletingLastPathComponent()]
-        if let first = CommandLine.arguments.first {
-            folders.append(URL(fileURLWithPath: first).deletingLastPathComponent())
-        }
-        folders.append(packageRoot.appendingPathComponent(".build/debug"))
-        for folder in folders {
-            for candidate in [folder, folder.deletingLastPathComponent()] {
-                let url = candidate.appendingPathComponent("mlpsh")
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                   FileManager.default.isExecutableFile(atPath: url.path) {
-                    return url
-                }
-            }
-        }
-        return nil
-    }()
-
-    struct ProcessResult {
-        let status: Int32
-        let out: String
-        let err: String
-    }
+    static var executable: URL? { Fixtures.executable }
+    typealias ProcessResult = Fixtures.ProcessResult
 
     /// Runs `script` (written to a file) with the executable, in the temporary folder, with
     /// `mnist=` set on the command line.
@@ -625,31 +602,6 @@ extension CheckpointTests {
         let scriptURL = folder.appendingPathComponent("script-\(UUID().uuidString).mlp")
         try script.write(to: scriptURL, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: scriptURL) }
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = [scriptURL.path, "mnist=\(Self.mnistFolder)"]
-        p.currentDirectoryURL = folder
-        var environment = ProcessInfo.processInfo.environment
-        environment["MLPSH_DATA"] = nil
-        p.environment = environment
-        let outURL = folder.appendingPathComponent(".stdout-\(UUID().uuidString)")
-        let errURL = folder.appendingPathComponent(".stderr-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-        let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
-        p.standardOutput = outHandle
-        p.standardError = errHandle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        return ProcessResult(status: p.terminationStatus,
-                             out: try String(contentsOf: outURL, encoding: .utf8),
-                             err: try String(contentsOf: errURL, encoding: .utf8))
+        return try Fixtures.run(executable, [scriptURL.path, "mnist=\(Self.mnistFolder)"], in: folder, environment: ["MLPSH_DATA": nil])
     }
 }

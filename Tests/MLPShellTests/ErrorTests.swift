@@ -16,64 +16,12 @@ final class ErrorTests: XCTestCase {
         try? FileManager.default.removeItem(at: folder)
     }
 
-    /// The built `mlpsh`: in the build products folder, next to the test bundle.
-    static let executable: URL? = {
-        var folders: [URL] = [Bundle.main.bundleURL, Bundle(for: ErrorTests.self).bundleURL.deletingLastPathComponent()]
-        if let first = CommandLine.arguments.first {
-            folders.append(URL(fileURLWithPath: first).deletingLastPathComponent())
-        }
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        folders.append(package.appendingPathComponent(".build/debug"))
-        for folder in folders {
-            for candidate in [folder, folder.deletingLastPathComponent()] {
-                let url = candidate.appendingPathComponent("mlpsh")
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                   FileManager.default.isExecutableFile(atPath: url.path) {
-                    return url
-                }
-            }
-        }
-        return nil
-    }()
-
-    struct Result {
-        let status: Int32
-        let out: String
-        let err: String
-    }
+    static var executable: URL? { Fixtures.executable }
+    typealias Result = Fixtures.ProcessResult
 
     /// Runs mlpsh with `arguments` in the temporary folder, feeding `input` to its standard input.
     private func mlpsh(_ arguments: [String], input: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
-        guard let executable = Self.executable else {
-            XCTFail("the mlpsh executable was not found next to the tests (build it with swift build)", file: file, line: line)
-            return Result(status: -1, out: "", err: "")
-        }
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = arguments
-        p.currentDirectoryURL = folder
-        var environment = ProcessInfo.processInfo.environment
-        environment["MLPSH_DATA"] = nil
-        p.environment = environment
-        let outURL = folder.appendingPathComponent(".stdout-\(UUID().uuidString)")
-        let errURL = folder.appendingPathComponent(".stderr-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
-        p.standardOutput = outHandle
-        p.standardError = errHandle
-        let inPipe = Pipe()
-        p.standardInput = inPipe
-        try p.run()
-        if let input { inPipe.fileHandleForWriting.write(input.data(using: .utf8)!) }
-        try inPipe.fileHandleForWriting.close()
-        p.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        return Result(status: p.terminationStatus,
-                      out: try String(contentsOf: outURL, encoding: .utf8),
-                      err: try String(contentsOf: errURL, encoding: .utf8))
+        try Fixtures.mlpsh(arguments, input: input, in: folder, environment: ["MLPSH_DATA": nil], file: file, line: line)
     }
 
     private func script(_ text: String, name: String = "script.mlp") throws -> String {

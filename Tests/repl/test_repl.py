@@ -92,6 +92,31 @@ def test_tab_completes_command_layer_option_and_path(home):
     c.expect(pexpect.EOF)
 
 
+def test_a_plugins_names_complete_once_it_is_loaded(home):
+    if not os.path.exists(os.path.join(ROOT, "plugins", "Activations", ".build", "release", "libActivations.so")):
+        pytest.fail("plugins/Activations is not built: run scripts/build-plugins")
+    c = spawn(home, "--norc")
+    c.sendline("plugin load Activations")
+    c.expect("loaded plugin Activations")
+    c.expect(PROMPT)
+    c.sendline("model")
+    c.expect(MORE)
+    c.send("gel\t")
+    c.expect("gelu")
+    c.send(" appr\t")
+    c.expect("approximate=")
+    c.send("\x15")
+    c.sendline("end")
+    c.expect(PROMPT)
+    c.send("gradcheck mis\t")
+    c.expect("mish")
+    c.sendline("")
+    c.expect("ok    mish \\(eval\\)")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
 def test_history_is_kept_across_runs(home):
     c = spawn(home, "--norc")
     c.sendline("echo remembered-line")

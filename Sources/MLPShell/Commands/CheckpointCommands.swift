@@ -31,8 +31,7 @@ private let stateDictPrefix = "mlpsh."
 func checkpoint(of s: Session, optimizer withOptimizer: Bool) throws -> SafeTensors {
     let model = try s.requireModel()
     var entries: [SafeTensors.Entry] = model.namedParameters.map { name, p in
-        let shape = p.name == "bias" ? [p.count] : [p.value.rows, p.value.cols]
-        return SafeTensors.Entry(name: name, shape: shape, floats: p.value.array)
+        return SafeTensors.Entry(name: name, shape: p.shape, floats: p.value.array)
     }
     var meta: [String: String] = [
         "format": "pt",
@@ -90,7 +89,7 @@ func restore(_ s: Session, from file: SafeTensors, name: String) throws {
         guard let e = file.entry(pname) else {
             throw EngineError("\(name) has no tensor '\(pname)' for the model's \(p.name) of layer \(pname.split(separator: ".")[0])")
         }
-        let expected = p.name == "bias" ? [p.count] : [p.value.rows, p.value.cols]
+        let expected = p.shape
         guard e.dtype == "F32" else { throw EngineError("\(name): tensor '\(pname)' is \(e.dtype), expected F32") }
         guard e.shape == expected else {
             throw EngineError("\(name): tensor '\(pname)' has shape \(e.shape), the model expects \(expected)")
@@ -136,7 +135,8 @@ private func runQuietly(_ interpreter: Interpreter, _ text: String, name: String
     do {
         try interpreter.run(source: text, file: name)
     } catch let e as ShellError {
-        throw EngineError("\(name): its metadata does not rebuild: \(e.message)")
+        let hint = e.message.hasPrefix("unknown") ? " (if it comes from a plugin, 'plugin load' it first)" : ""
+        throw EngineError("\(name): its metadata does not rebuild: \(e.message)\(hint)")
     }
 }
 

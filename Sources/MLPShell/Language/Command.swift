@@ -48,7 +48,7 @@ public struct Command {
 }
 
 /// The groups `help` shows, in order.
-public let commandGroups = ["Data", "Model", "Training", "Results", "Checkpoints", "Session"]
+public let commandGroups = ["Data", "Model", "Training", "Results", "Checkpoints", "Extending", "Session"]
 
 /// Every command, by name.
 public final class CommandTable {

@@ -49,6 +49,8 @@ public final class Session {
     public var history: [EpochResult] = []
     /// Set by an interrupt (Ctrl-C); a long command stops after its current batch.
     public var interruptRequested: () -> Bool = { false }
+    /// The plugin libraries loaded into this session's registries.
+    public lazy var plugins = PluginLoader(registries: registries)
     /// The interpreter running this session, for `include`.
     public weak var interpreter: Interpreter?
 

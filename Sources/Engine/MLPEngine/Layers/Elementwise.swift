@@ -44,7 +44,7 @@ open class ElementwiseLayer: Layer {
 }
 
 /// Makes an elementwise layer that takes no words and only the options in its spec.
-func makeElementwise(_ args: LayerArguments, kind: String,
+public func makeElementwise(_ args: LayerArguments, kind: String,
                      _ make: ([Int]) throws -> Layer) throws -> Layer {
     try args.expectPositional(atMost: 0, usage: kind)
     return try make(args.inputShape ?? [])

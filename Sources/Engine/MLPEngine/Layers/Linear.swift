@@ -19,7 +19,7 @@ public final class Linear: Layer {
         self.inputWidth = inputWidth
         self.outputWidth = outputWidth
         weight = Parameter(name: "weight", rows: outputWidth, cols: inputWidth)
-        bias = Parameter(name: "bias", rows: 1, cols: outputWidth)
+        bias = Parameter(name: "bias", count: outputWidth)
         Initializer.pytorchDefault(weight: weight.value, bias: bias.value, random: random)
     }
 

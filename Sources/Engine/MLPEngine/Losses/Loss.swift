@@ -15,7 +15,7 @@ public protocol Loss: AnyObject {
 public enum Reduction: String, CaseIterable, Sendable {
     case mean, sum
 
-    init(_ options: Options) throws {
+    public init(_ options: Options) throws {
         let text = options.string("reduction")
         guard let r = Reduction(rawValue: text) else {
             throw EngineError("reduction=\(text) for '\(options.owner)' is not one of: mean, sum")
@@ -25,7 +25,7 @@ public enum Reduction: String, CaseIterable, Sendable {
 }
 
 /// Checks that every target is a class index below `classes` (or `ignore`).
-func checkTargets(_ targets: UnsafePointer<Int32>, rows: Int, classes: Int, ignore: Int32?, owner: String) throws {
+public func checkTargets(_ targets: UnsafePointer<Int32>, rows: Int, classes: Int, ignore: Int32?, owner: String) throws {
     for i in 0..<rows {
         let t = targets[i]
         if t == ignore { continue }
@@ -35,4 +35,4 @@ func checkTargets(_ targets: UnsafePointer<Int32>, rows: Int, classes: Int, igno
     }
 }
 
-let reductionSpec = OptionSpec("reduction", "mean", "mean: the batch mean (weighted as PyTorch); sum: the batch sum")
+public let reductionSpec = OptionSpec("reduction", "mean", "mean: the batch mean (weighted as PyTorch); sum: the batch sum")

@@ -5,10 +5,24 @@ public final class Parameter {
     public let value: Tensor
     public let grad: Tensor
 
+    /// The shape a checkpoint gives it, as PyTorch's state_dict does: [rows, cols], or [count]
+    /// for a vector (a bias).
+    public let shape: [Int]
+
+    /// A matrix parameter, [rows, cols].
     public init(name: String, rows: Int, cols: Int) {
         self.name = name
         value = Tensor(rows: rows, cols: cols)
         grad = Tensor(rows: rows, cols: cols)
+        shape = [rows, cols]
+    }
+
+    /// A vector parameter of `count` values (a bias, a scale), held as one row.
+    public init(name: String, count: Int) {
+        self.name = name
+        value = Tensor(rows: 1, cols: count)
+        grad = Tensor(rows: 1, cols: count)
+        shape = [count]
     }
 
     public var count: Int { value.count }

@@ -29,10 +29,11 @@ open class OptimizerBase {
     public private(set) var parameters: [Parameter] = []
     public var steps = 0
     /// One set of buffers per state name, each buffer sized like its parameter.
-    var buffers: [String: [UnsafeMutablePointer<Float>]] = [:]
+    public internal(set) var buffers: [String: [UnsafeMutablePointer<Float>]] = [:]
     private let stateNames: [String]
 
-    init(learningRate: Float, stateNames: [String]) {
+    /// `stateNames` are the buffers it keeps per parameter, sized like it and zeroed at `attach`.
+    public init(learningRate: Float, stateNames: [String]) {
         self.learningRate = learningRate
         baseLearningRate = learningRate
         self.stateNames = stateNames
@@ -82,10 +83,10 @@ open class OptimizerBase {
 
     /// Runs `update` on each parameter with its value, gradient, count and index.
     @inline(__always)
-    func forEachParameter(_ update: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void) {
+    public func forEachParameter(_ update: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void) {
         for (i, p) in parameters.enumerated() { update(p.value.data, p.grad.data, p.count, i) }
     }
 }
 
 /// Formats a setting for `definition`: "0.005", "0.9".
-func setting(_ name: String, _ v: Float) -> String { "\(name)=\(v)" }
+public func setting(_ name: String, _ v: Float) -> String { "\(name)=\(v)" }

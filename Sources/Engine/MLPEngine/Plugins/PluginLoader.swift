@@ -1,0 +1,85 @@
+import Foundation
+
+/// A plugin library that loaded, and what it registered.
+public struct LoadedPlugin {
+    public let name: String
+    public let path: String
+    public let registered: [(kind: String, names: [String])]
+}
+
+/// Loads plugin libraries with dlopen and runs their entry point against the registries.
+/// Any failure leaves the registries as they were.
+public final class PluginLoader {
+    public let registries: Registries
+    public private(set) var loaded: [LoadedPlugin] = []
+
+    public init(registries: Registries = .shared) { self.registries = registries }
+
+    /// The folders searched for lib<NAME>.so, in order: each of $MLPSH_PLUGIN_PATH's
+    /// (colon-separated), then the release build folder of every plugin under each of `roots`
+    /// (ROOT/plugins/*/.build/release).
+    public static func searchFolders(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                     roots: [String]) -> [String] {
+        var folders = (environment["MLPSH_PLUGIN_PATH"] ?? "").split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        for root in roots {
+            let plugins = (root as NSString).appendingPathComponent("plugins")
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: plugins)) ?? []).sorted()
+            for name in names {
+                let release = (plugins as NSString).appendingPathComponent("\(name)/.build/release")
+                if FileManager.default.fileExists(atPath: release) { folders.append(release) }
+            }
+        }
+        var seen = Set<String>()
+        return folders.filter { seen.insert(($0 as NSString).standardizingPath).inserted }
+    }
+
+    /// The library a NAME_OR_PATH names: a path (it has a '/' or ends in .so) as given,
+    /// otherwise lib<NAME>.so in the first folder that has it.
+    public static func resolve(_ nameOrPath: String, folders: [String]) throws -> String {
+        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".so") {
+            guard FileManager.default.fileExists(atPath: nameOrPath) else { throw EngineError("\(nameOrPath): no such file") }
+            return nameOrPath
+        }
+        for folder in folders {
+            let candidate = (folder as NSString).appendingPathComponent("lib\(nameOrPath).so")
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        }
+        let searched = folders.isEmpty ? "there are no plugin folders" : "lib\(nameOrPath).so is not in " + folders.joined(separator: ", ")
+        throw EngineError("no plugin '\(nameOrPath)': \(searched) (set MLPSH_PLUGIN_PATH, or run scripts/build-plugins)")
+    }
+
+    /// Loads the library at `path`. Returns nil when that plugin is already loaded.
+    @discardableResult
+    public func load(path: String) throws -> LoadedPlugin? {
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        if loaded.contains(where: { $0.path == real }) { return nil }
+        guard let handle = dlopen(real, RTLD_NOW | RTLD_LOCAL) else {
+            let why = dlerror().map { String(cString: $0) } ?? "unknown error"
+            throw EngineError("\(path): cannot be loaded as a plugin library (\(why))")
+        }
+        guard let symbol = dlsym(handle, pluginEntryPoint) else {
+            dlclose(handle)
+            throw EngineError("\(path): not an mlpsh plugin: it has no \(pluginEntryPoint) entry point")
+        }
+        typealias Entry = @convention(c) (UnsafeMutableRawPointer) -> Int32
+        let entry = unsafeBitCast(symbol, to: Entry.self)
+        let host = PluginHost(registries: registries)
+        let before = RegistryInventory(registries)
+        let status = entry(Unmanaged.passUnretained(host).toOpaque())
+        let after = RegistryInventory(registries)
+        let name = host.pluginName ?? (real as NSString).lastPathComponent
+        guard status == 0, host.pluginName != nil else {
+            // Its types may already be referenced by metadata caches: the library stays mapped,
+            // but nothing it registered remains.
+            before.rollBack(registries, from: after)
+            throw EngineError("plugin \(name) (\(path)) was refused: \(host.failure ?? "its entry point did not call PluginHost.connect")")
+        }
+        if let same = loaded.first(where: { $0.name == name }) {
+            before.rollBack(registries, from: after)
+            throw EngineError("plugin \(name) is already loaded from \(same.path)")
+        }
+        let plugin = LoadedPlugin(name: name, path: real, registered: before.added(in: after))
+        loaded.append(plugin)
+        return plugin
+    }
+}

@@ -1,0 +1,155 @@
+/// Finite-difference gradient checks in the manner of Caffe's GradientChecker(1e-2, 1e-3),
+/// run over whatever the registries hold: built-in layers and losses, and those plugins add.
+///
+/// For a layer the scalar checked is L = Σ out ⊙ g for a fixed random upstream gradient g, so
+/// dL/dout = g and backward(g) must give dL/dx and (accumulated into the parameters' grads) dL/dθ.
+public enum GradientCheck {
+    /// Central-difference step, in Float.
+    public static let stepsize: Float = 1e-2
+    /// Caffe's rule: |analytic - estimate| <= threshold · max(|analytic|, |estimate|, 1).
+    public static let threshold: Double = 1e-3
+
+    /// The result for one layer or loss configuration: what was checked, and each mismatch.
+    public struct Report {
+        public let label: String
+        public var failures: [String] = []
+        public var comparisons = 0
+        public var passed: Bool { failures.isEmpty }
+    }
+
+    /// The positional words a layer is tried with, in order; every form that builds is checked
+    /// (linear builds as "linear 4" and "linear 5 4").
+    static let positionalForms: [[String]] = [[], ["4"], ["5", "4"]]
+
+    /// Checks every form of layer `name` that builds on 5 inputs, in evaluation and training mode.
+    public static func layer(named name: String, in registries: Registries = .shared) throws -> [Report] {
+        let entry = try registries.layers.lookup(name)
+        var reports: [Report] = []
+        for positional in positionalForms {
+            for training in [false, true] {
+                let options = try Options([:], specs: entry.options, owner: name)
+                guard let layer = try? entry.make(LayerArguments(positional: positional, options: options,
+                                                                 inputShape: [5], random: RandomGenerator(seed: 7))) else { continue }
+                let label = ([name] + positional).joined(separator: " ") + (training ? " (training)" : " (eval)")
+                reports.append(check(layer, label: label, training: training))
+            }
+        }
+        if reports.isEmpty {
+            throw EngineError("layer '\(name)' could not be built on 5 inputs with any of \(positionalForms) for the gradient check")
+        }
+        return reports
+    }
+
+    /// An input 3x5 whose values are at least 0.2 from 0, so that kinks (relu at 0) are more
+    /// than a step away.
+    static func input(_ random: inout RandomSource) -> [Float] {
+        (0..<15).map { _ in
+            let magnitude = 0.2 + 0.8 * random.uniform()
+            return random.uniform() < 0.5 ? -magnitude : magnitude
+        }
+    }
+
+    private static func objective(_ out: Tensor, _ g: [Float]) -> Double {
+        var s = 0.0
+        for i in 0..<min(out.count, g.count) { s += Double(out.data[i]) * Double(g[i]) }
+        return s
+    }
+
+    private static func compare(_ report: inout Report, _ analytic: Float, _ estimate: Double, _ what: @autoclosure () -> String) {
+        let a = Double(analytic)
+        report.comparisons += 1
+        if !(abs(a - estimate) <= threshold * max(abs(a), abs(estimate), 1)) {
+            report.failures.append("\(what()): analytic \(a) vs finite difference \(estimate)")
+        }
+    }
+
+    public static func check(_ layer: Layer, label: String, training: Bool) -> Report {
+        var report = Report(label: label)
+        var random = RandomSource(seed: 42)
+        let xValues = input(&random)
+        let width = layer.outputShape.reduce(1, *)
+        let g = (0..<width * 3).map { _ in random.uniform(-1, 1) }
+        let x = Tensor(rows: 3, cols: 5, values: xValues)
+        layer.isTraining = training
+        layer.needsInputGradient = true
+
+        // A layer whose output changes between two forward passes on the same input draws
+        // random numbers (dropout); in training mode it is checked against its own mask.
+        var stochastic = false
+        if training {
+            let first = layer.forward(x).array
+            stochastic = first != layer.forward(x).array
+        }
+        for p in layer.parameters { p.grad.fill(0) }   // backward accumulates
+        let out = layer.forward(x)
+        guard out.rows == 3, out.cols == width else {
+            report.failures.append("output is \(out.rows)x\(out.cols), but outputShape says 3x\(width)")
+            return report
+        }
+        let outValues = out.array
+        let dx = layer.backward(Tensor(rows: out.rows, cols: out.cols, values: g)).array
+        guard dx.count == 15 else {
+            report.failures.append("the input gradient has \(dx.count) values, not 15")
+            return report
+        }
+        if stochastic {
+            // Backward must use the mask forward drew: out = x ⊙ m, so dx = g ⊙ m = g ⊙ out / x.
+            for i in 0..<15 {
+                let m = outValues[i] / xValues[i]
+                compare(&report, dx[i], Double(g[i] * m), "dx[\(i)] against dy ⊙ the forward mask")
+            }
+            return report
+        }
+        let analyticParams = layer.parameters.map { $0.grad.array }
+        let probe = Tensor(rows: 3, cols: 5, values: xValues)
+        for i in 0..<15 {
+            probe.data[i] = xValues[i] + stepsize
+            let plus = objective(layer.forward(probe), g)
+            probe.data[i] = xValues[i] - stepsize
+            let minus = objective(layer.forward(probe), g)
+            probe.data[i] = xValues[i]
+            compare(&report, dx[i], (plus - minus) / (2 * Double(stepsize)), "d/dx[\(i / 5),\(i % 5)]")
+        }
+        for (pi, p) in layer.parameters.enumerated() {
+            for i in 0..<p.count {
+                let saved = p.value.data[i]
+                p.value.data[i] = saved + stepsize
+                let plus = objective(layer.forward(x), g)
+                p.value.data[i] = saved - stepsize
+                let minus = objective(layer.forward(x), g)
+                p.value.data[i] = saved
+                compare(&report, analyticParams[pi][i], (plus - minus) / (2 * Double(stepsize)), "d/d\(p.name)[\(i)]")
+            }
+        }
+        return report
+    }
+
+    /// Checks loss `name` with `options` on 4 rows of 4 outputs against `targets`.
+    public static func loss(named name: String, options values: [String: String] = [:], targets: [Int32] = [0, 3, 1, 2],
+                            in registries: Registries = .shared) throws -> Report {
+        let entry = try registries.losses.lookup(name)
+        let loss = try entry.make(try Options(values, specs: entry.options, owner: "loss \(name)"))
+        var report = Report(label: ([name] + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " "))
+        var random = RandomSource(seed: 11)
+        var output = (0..<16).map { _ in random.uniform(-2, 2) }
+        var gradient = [Float](repeating: .nan, count: 16)
+        let value = try targets.withUnsafeBufferPointer { t in
+            try loss.compute(output: output, rows: 4, cols: 4, targets: t.baseAddress!, gradient: &gradient)
+        }
+        if !value.isFinite { report.failures.append("the loss is \(value)") }
+        for i in 0..<16 {
+            let saved = output[i]
+            output[i] = saved + stepsize
+            let plus = try targets.withUnsafeBufferPointer {
+                try loss.compute(output: output, rows: 4, cols: 4, targets: $0.baseAddress!, gradient: nil)
+            }
+            output[i] = saved - stepsize
+            let minus = try targets.withUnsafeBufferPointer {
+                try loss.compute(output: output, rows: 4, cols: 4, targets: $0.baseAddress!, gradient: nil)
+            }
+            output[i] = saved
+            compare(&report, gradient[i], (Double(plus) - Double(minus)) / (2 * Double(stepsize)), "d/dout[\(i / 4),\(i % 4)]")
+        }
+        return report
+    }
+}

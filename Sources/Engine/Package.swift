@@ -1,0 +1,24 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The engine on its own: tensors on BLAS, the registries, layers, losses, optimizers, data,
+// training and checkpoints. It is a package of its own so that its library is dynamic for
+// everyone: mlpsh and every plugin link the very same libMLPEngine.so, so types and
+// protocol conformances agree across them.
+let package = Package(
+    name: "Engine",
+    products: [
+        .library(name: "MLPEngine", type: .dynamic, targets: ["MLPEngine"]),
+    ],
+    targets: [
+        // C libraries from Debian (see scripts/install-deps).
+        .systemLibrary(name: "CBLAS", path: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "liblapack-dev"])]),
+        .systemLibrary(name: "CZlib", path: "CZlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", path: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG"], path: "MLPEngine"),
+    ],
+    swiftLanguageModes: [.v5]
+)
