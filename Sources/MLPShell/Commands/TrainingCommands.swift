@@ -51,6 +51,33 @@ func trainingCommands() -> [Command] {
                     let r = try trainer.evaluate(data, batch: batch)
                     s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
                 }),
+        Command(name: "bench", group: "Training", usage: "bench [batch=B] [steps=N]",
+                summary: "times a training step of the model against its matrix products alone (GFLOP/s)",
+                details: """
+                Runs the model's training step (forward, loss, backward, SGD update) on random inputs and,
+                separately, the same cblas_sgemm calls on their own; prints both rates and their ratio. The
+                loss is the session's (cross_entropy if none). The weights are put back afterwards.
+                """,
+                options: [OptionSpec("batch", "256", "samples a step"), OptionSpec("steps", "50", "steps a timing (median of 5)")],
+                example: "bench batch=256", run: { inv, o, s in
+                    try expectArguments(inv, 0...0, usage: "bench [batch=B] [steps=N]")
+                    let model = try s.requireModel()
+                    let batch = try o.int("batch", min: 1, max: 1 << 16), steps = try o.int("steps", min: 1, max: 1_000_000)
+                    try model.checkBatch(batch)
+                    let saved = model.parameters.map(\.value.array)
+                    defer {
+                        for (p, v) in zip(model.parameters, saved) { p.value.data.update(from: v, count: v.count); p.grad.fill(0) }
+                    }
+                    let gemms = Benchmark.gemms(model, batch: batch)
+                    let flops = gemms.reduce(0) { $0 + $1.flops }
+                    let alone = Benchmark.gemmSeconds(gemms, steps: steps)
+                    let step = try Benchmark.trainingSeconds(model: model, loss: s.loss ?? CrossEntropy(), optimizer: SGD(lr: 0.005),
+                                                             classes: model.outputWidth, batch: batch, steps: steps)
+                    s.console.print(String(format: "%d products, %.1f MFLOP a step of %d samples, %d threads", gemms.count, flops / 1e6, batch, BLAS.threads))
+                    s.console.print(String(format: "gemm alone: %8.3f ms a step  %7.1f GFLOP/s", alone * 1e3, flops / alone / 1e9))
+                    s.console.print(String(format: "training:   %8.3f ms a step  %7.1f GFLOP/s  %.1f%% of the gemm rate",
+                                           step * 1e3, flops / step / 1e9, alone / step * 100))
+                }),
     ]
 }
 

@@ -44,7 +44,7 @@ public final class ByteImageDataset: Dataset {
                 for (r, index) in indices.enumerated() {
                     let src = img.baseAddress! + Int(index) * w
                     let dst = x + r * w
-                    for j in 0..<w { dst[j] = Float(src[j]) / 255 }
+                    Kernels.bytesToUnit(src, dst, w)
                     out[r] = Int32(lab[Int(index)])
                 }
             }

@@ -4,11 +4,11 @@ import Foundation
 public final class ReLU: ElementwiseLayer {
     public init(shape: [Int]) { super.init(kind: "relu", shape: shape) }
     override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
+        Kernels.relu(x, y, n)
     }
     override public func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
                                     _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
-        for i in 0..<n { dx[i] = x[i] > 0 ? dy[i] : 0 }
+        Kernels.reluBackward(x, dy, dx, n)
     }
 }
 

@@ -12,8 +12,6 @@ public final class Linear: Layer {
     private let output = Tensor()
     private let gradInput = Tensor()
     private var input: Tensor?
-    /// A row of ones, for summing the output gradient over the batch with sgemv.
-    private var ones: [Float] = []
 
     public init(inputWidth: Int, outputWidth: Int, random: RandomGenerator) {
         self.inputWidth = inputWidth
@@ -35,11 +33,7 @@ public final class Linear: Layer {
         BLAS.gemm(transA: false, transB: true, m: batch, n: outputWidth, k: inputWidth,
                   a: x.data, lda: inputWidth, b: weight.value.data, ldb: inputWidth,
                   beta: 0, c: output.data, ldc: outputWidth)
-        let b = bias.value.data, n = outputWidth
-        for r in 0..<batch {
-            let row = output.data + r * n
-            for j in 0..<n { row[j] += b[j] }
-        }
+        Kernels.addRow(bias.value.data, to: output.data, rows: batch, outputWidth)
         return output
     }
 
@@ -50,11 +44,7 @@ public final class Linear: Layer {
                   a: gy.data, lda: outputWidth, b: x.data, ldb: inputWidth,
                   beta: 1, c: weight.grad.data, ldc: inputWidth)
         // db[out] += Σ_rows gy   (column sums)
-        let gb = bias.grad.data, n = outputWidth
-        for r in 0..<batch {
-            let row = gy.data + r * n
-            for j in 0..<n { gb[j] += row[j] }
-        }
+        Kernels.addRows(gy.data, rows: batch, outputWidth, into: bias.grad.data)
         guard needsInputGradient else { return gradInput }
         gradInput.reshape(rows: batch, cols: inputWidth)
         // dx[B,in] = gy[B,out] · W[out,in]   (M=B, N=in, K=out)

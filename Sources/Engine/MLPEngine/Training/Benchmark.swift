@@ -1,0 +1,89 @@
+import Foundation
+
+/// Measures a model's training step against the matrix products it is made of, run alone:
+/// the share of the GEMM rate the whole step achieves (bias, activations, loss, update and
+/// the calls between them are the difference).
+public enum Benchmark {
+    /// One cblas_sgemm call of a training step: C[m,n] = op(A) op(B).
+    public struct Gemm {
+        public let m: Int, n: Int, k: Int
+        public let transA: Bool, transB: Bool
+        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+    }
+
+    /// The products a training step of `model` at batch `batch` makes: for each linear layer,
+    /// forward, the weight gradient, and the input gradient except for the first layer.
+    public static func gemms(_ model: Sequential, batch: Int) -> [Gemm] {
+        var forward: [Gemm] = [], backward: [Gemm] = []
+        for layer in model.layers {
+            guard let l = layer as? Linear else { continue }
+            forward.append(Gemm(m: batch, n: l.outputWidth, k: l.inputWidth, transA: false, transB: true))
+            backward.append(Gemm(m: l.outputWidth, n: l.inputWidth, k: batch, transA: true, transB: false))
+            if l.needsInputGradient {
+                backward.append(Gemm(m: batch, n: l.inputWidth, k: l.outputWidth, transA: false, transB: false))
+            }
+        }
+        return forward + backward
+    }
+
+    /// Seconds a step for the products alone, on buffers sized like the real ones (the median
+    /// of `repeats` timings of `steps` steps each).
+    public static func gemmSeconds(_ gemms: [Gemm], steps: Int, repeats: Int = 5) -> Double {
+        let buffers = gemms.map { g -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) in
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: g.m * g.k)
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: g.k * g.n)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: g.m * g.n)
+            for i in 0..<(g.m * g.k) { a[i] = Float(i % 7) * 0.01 }
+            for i in 0..<(g.k * g.n) { b[i] = Float(i % 5) * 0.01 }
+            c.initialize(repeating: 0, count: g.m * g.n)
+            return (a, b, c)
+        }
+        defer { for (a, b, c) in buffers { a.deallocate(); b.deallocate(); c.deallocate() } }
+        func step() {
+            for (g, (a, b, c)) in zip(gemms, buffers) {
+                BLAS.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k,
+                          a: a, lda: g.transA ? g.m : g.k, b: b, ldb: g.transB ? g.k : g.n,
+                          beta: 0, c: c, ldc: g.n)
+            }
+        }
+        return median(repeats: repeats, steps: steps, step)
+    }
+
+    /// Seconds a training step (forward, loss, backward, update) on random inputs, median of
+    /// `repeats` timings of `steps` steps. The model's weights change; its owner knows.
+    public static func trainingSeconds(model: Sequential, loss: Loss, optimizer: Optimizer, classes: Int,
+                                       batch: Int, steps: Int, repeats: Int = 5) throws -> Double {
+        var random = RandomSource(seed: 1)
+        let x = Tensor(rows: batch, cols: model.inputWidth, values: (0..<(batch * model.inputWidth)).map { _ in random.uniform() })
+        let targets = (0..<batch).map { Int32($0 % max(classes, 1)) }
+        let gradient = Tensor()
+        model.isTraining = true
+        optimizer.attach(model.parameters)
+        var failure: Error?
+        let seconds = median(repeats: repeats, steps: steps) {
+            let out = model.forward(x)
+            gradient.reshape(rows: out.rows, cols: out.cols)
+            do {
+                _ = try targets.withUnsafeBufferPointer {
+                    try loss.compute(output: out.data, rows: out.rows, cols: out.cols, targets: $0.baseAddress!, gradient: gradient.data)
+                }
+            } catch { failure = error }
+            model.backward(gradient)
+            optimizer.step()
+        }
+        if let failure { throw failure }
+        return seconds
+    }
+
+    private static func median(repeats: Int, steps: Int, _ step: () -> Void) -> Double {
+        step()  // warm up: buffers, threads
+        var times: [Double] = []
+        for _ in 0..<max(repeats, 1) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<max(steps, 1) { step() }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(max(steps, 1)))
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+}
