@@ -34,8 +34,18 @@ public final class BatchLoader {
     public func load(batch b: Int) -> Int {
         let start = b * batchSize, size = min(batchSize, dataset.count - start)
         x.reshape(rows: size, cols: dataset.features)
+        let width = dataset.features, dataset = dataset, x = x.data, labels = labels
         order.withUnsafeBufferPointer { o in
-            dataset.fill(indices: UnsafeBufferPointer(rebasing: o[start..<(start + size)]), x: x.data, labels: labels)
+            let indices = UnsafeBufferPointer(rebasing: o[start..<(start + size)])
+            guard dataset.fillsConcurrently else {
+                dataset.fill(indices: indices, x: x, labels: labels)
+                return
+            }
+            // Each core converts a part of the batch's rows.
+            Parallel.shared.forEachSlice(of: size, minimum: 2) { first, count in
+                dataset.fill(indices: UnsafeBufferPointer(rebasing: indices[first..<(first + count)]),
+                             x: x + first * width, labels: labels + first)
+            }
         }
         return size
     }

@@ -9,9 +9,14 @@ public protocol Dataset: AnyObject {
 
     /// Writes the samples at `indices` as rows of floats into `x` and their labels into `labels`.
     func fill(indices: UnsafeBufferPointer<Int32>, x: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>)
+
+    /// Whether `fill` may run on several threads at once for disjoint parts of a batch (it
+    /// only reads the data set). False unless a data set says so.
+    var fillsConcurrently: Bool { get }
 }
 
 extension Dataset {
+    public var fillsConcurrently: Bool { false }
     public var features: Int { sampleShape.reduce(1, *) }
     public var classes: Int { classNames.count }
 }
@@ -36,6 +41,7 @@ public final class ByteImageDataset: Dataset {
     }
 
     public var count: Int { labels.count }
+    public var fillsConcurrently: Bool { true }
 
     public func fill(indices: UnsafeBufferPointer<Int32>, x: UnsafeMutablePointer<Float>, labels out: UnsafeMutablePointer<Int32>) {
         let w = width
@@ -69,6 +75,7 @@ public final class FloatDataset: Dataset {
     }
 
     public var count: Int { labels.count }
+    public var fillsConcurrently: Bool { true }
 
     public func fill(indices: UnsafeBufferPointer<Int32>, x: UnsafeMutablePointer<Float>, labels out: UnsafeMutablePointer<Int32>) {
         let w = features

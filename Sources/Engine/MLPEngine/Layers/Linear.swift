@@ -32,7 +32,7 @@ public final class Linear: Layer {
         // output[B,out] = x[B,in] · Wᵀ[in,out]   (M=B, N=out, K=in)
         BLAS.gemm(transA: false, transB: true, m: batch, n: outputWidth, k: inputWidth,
                   a: x.data, lda: inputWidth, b: weight.value.data, ldb: inputWidth,
-                  beta: 0, c: output.data, ldc: outputWidth)
+                  beta: 0, c: output.data, ldc: outputWidth, split: .columns)
         Kernels.addRow(bias.value.data, to: output.data, rows: batch, outputWidth)
         return output
     }

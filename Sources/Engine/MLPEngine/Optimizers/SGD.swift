@@ -30,7 +30,7 @@ public final class SGD: OptimizerBase, Optimizer {
         forEachParameter { w, g, n, index in
             if mu == 0 {
                 if wd == 0 {
-                    Kernels.sgdStep(w, g, lr: lr, n)
+                    Parallel.shared.forEachSlice(of: n) { start, count in Kernels.sgdStep(w + start, g + start, lr: lr, count) }
                 } else {
                     for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]); g[i] = 0 }
                 }

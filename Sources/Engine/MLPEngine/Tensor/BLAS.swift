@@ -3,36 +3,75 @@ import CBLAS
 
 /// The engine's matrix products, all through OpenBLAS. Each call names its M, N and K.
 public enum BLAS {
-    /// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major. A product smaller than
-    /// `parallelThreshold` runs on one thread: waking a second costs more than it saves there.
+    /// How a large product is cut into pieces, one a core.
+    public enum Split {
+        /// By rows of C (and of op(A)).
+        case rows
+        /// By columns of C (and of op(B)).
+        case columns
+    }
+
+    /// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major. A product of at least
+    /// `parallelThreshold` (M·N·K) is split into `threads` pieces by `split`, each a
+    /// single-threaded OpenBLAS call on its own core (`Parallel`). Every element of C is still
+    /// one whole dot product over K. A layer chooses the split that keeps each core working on
+    /// the same slice of its weights forward, backward and in the update.
     @inline(__always)
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
-                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        useThreads(m &* n &* k >= parallelThreshold ? threads : 1)
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, split: Split = .rows) {
+        _ = configureOnce
+        let ways = Parallel.shared.ways
+        guard ways > 1, m &* n &* k >= parallelThreshold else {
+            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        if split == .rows && m >= 8 * ways || n < 8 * ways {
+            Parallel.shared.run(ways) { i in
+                let r0 = m * i / ways, r1 = m * (i + 1) / ways
+                sgemm(transA, transB, r1 - r0, n, k, alpha, transA ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc)
+            }
+        } else {
+            Parallel.shared.run(ways) { i in
+                let c0 = n * i / ways, c1 = n * (i + 1) / ways
+                sgemm(transA, transB, m, c1 - c0, k, alpha, a, lda, transB ? b + c0 * ldb : b + c0, ldb, beta, c + c0, ldc)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                              _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                              _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// M·N·K from which a product runs on `threads` threads. Measured on 2 cores with
-    /// OpenBLAS 0.3.21 (scripts/bench): 64x120x784 gains from a second thread, while
-    /// 64x84x120 takes twice as long with it.
+    /// M·N·K from which a product is split across cores. Measured on 2 cores with OpenBLAS
+    /// 0.3.21: 64x120x784 takes 63 µs in two pieces against 104 µs whole (and 90-130 µs on
+    /// OpenBLAS's two threads), while 64x84x120 is fastest whole on one core.
     public static let parallelThreshold = 2_000_000
 
-    /// The number of threads large products use.
-    nonisolated(unsafe) public static var threads: Int = Int(openblas_get_num_threads())
+    /// The cores large products are split across (`threads N`). OpenBLAS itself is kept to
+    /// one thread: the splitting is done here.
+    public static var threads: Int {
+        get { configureOnce; return Parallel.shared.ways }
+        set { configureOnce; Parallel.shared.setWays(newValue) }
+    }
 
-    /// The thread count last given to OpenBLAS; changed only when a call needs another.
-    nonisolated(unsafe) private static var current: Int32 = -1
+    /// OpenBLAS runs every call on the calling thread.
+    private static let configureOnce: Void = { openblas_set_num_threads(1) }()
 
-    @inline(__always)
-    static func useThreads(_ n: Int) {
-        let want = Int32(n)
-        if want != current {
-            openblas_set_num_threads(want)
-            current = want
-        }
+    /// cblas_sgemm as OpenBLAS runs it on its own threads, unsplit: the reference rate the
+    /// benchmark compares against.
+    public static func openBLASGemm(threads: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = configureOnce
+        openblas_set_num_threads(Int32(threads))
+        sgemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
+        openblas_set_num_threads(1)
     }
 
     /// The number of cores OpenBLAS sees.

@@ -27,8 +27,9 @@ public enum Benchmark {
     }
 
     /// Seconds a step for the products alone, on buffers sized like the real ones (the median
-    /// of `repeats` timings of `steps` steps each).
-    public static func gemmSeconds(_ gemms: [Gemm], steps: Int, repeats: Int = 5) -> Double {
+    /// of `repeats` timings of `steps` steps each): as the engine runs them (split across
+    /// cores), or with `openBLASThreads` as plain cblas_sgemm calls on OpenBLAS's own threads.
+    public static func gemmSeconds(_ gemms: [Gemm], steps: Int, repeats: Int = 5, openBLASThreads: Int? = nil) -> Double {
         let buffers = gemms.map { g -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) in
             let a = UnsafeMutablePointer<Float>.allocate(capacity: g.m * g.k)
             let b = UnsafeMutablePointer<Float>.allocate(capacity: g.k * g.n)
@@ -41,6 +42,11 @@ public enum Benchmark {
         defer { for (a, b, c) in buffers { a.deallocate(); b.deallocate(); c.deallocate() } }
         func step() {
             for (g, (a, b, c)) in zip(gemms, buffers) {
+                if let t = openBLASThreads {
+                    BLAS.openBLASGemm(threads: t, transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k,
+                                      a: a, lda: g.transA ? g.m : g.k, b: b, ldb: g.transB ? g.k : g.n, c: c, ldc: g.n)
+                    continue
+                }
                 BLAS.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k,
                           a: a, lda: g.transA ? g.m : g.k, b: b, ldb: g.transB ? g.k : g.n,
                           beta: 0, c: c, ldc: g.n)
