@@ -119,6 +119,14 @@ final class ResultTests: XCTestCase {
             // x is the epoch 1...N.
             assertAffine(trainLine.points, train.enumerated().map { (Double($0 + 1), $1) })
             assertAffine(testLine.points, test.enumerated().map { (Double($0 + 1), $1) })
+            // The legend sits where no curve's point is.
+            let box = try XCTUnwrap(try doc.nodes(forXPath: "//*[local-name()='g'][@id='legend']/*[local-name()='rect']").first as? XMLElement)
+            var r: [String: Double] = [:]
+            for attribute in box.attributes ?? [] { r[attribute.name ?? ""] = Double(attribute.stringValue ?? "") }
+            let (x, y, w, hgt) = (r["x"]!, r["y"]!, r["width"]!, r["height"]!)
+            for p in trainLine.points + testLine.points {
+                XCTAssertFalse(p.0 >= x && p.0 <= x + w && p.1 >= y && p.1 <= y + hgt, "\(title): point \(p) under the legend")
+            }
             // Both curves share one scale: the first train and test points map alike.
             XCTAssertEqual(trainLine.points[0].0, testLine.points[0].0, accuracy: 0.01)
         }

@@ -40,10 +40,13 @@ func sessionCommands() -> [Command] {
                     s.random.reseed(v)
                 }),
         Command(name: "threads", group: "Session", usage: "threads [N]", summary: "sets (or shows) the threads the kernels use",
+                details: "Large matrix products are split into N pieces, one a core (at most the cores there are).\nThe last bits of results depend on N, as they do in PyTorch.",
                 example: "threads 2", run: { inv, _, s in
                     if inv.positional.isEmpty { s.console.print("\(BLAS.threads)"); return }
                     try expectArguments(inv, 1...1, usage: "threads N")
-                    BLAS.threads = try parseInt(inv.positional[0], name: "N", owner: "threads", min: 1, max: 256)
+                    let n = try parseInt(inv.positional[0], name: "N", owner: "threads", min: 1, max: 256)
+                    BLAS.threads = n
+                    if BLAS.threads < n { s.console.print("using \(BLAS.threads) threads: there are \(BLAS.threads) cores") }
                 }),
         Command(name: "device", group: "Session", usage: "device [NAME]",
                 summary: "shows the kernel backend in use (cpu: BLAS vendor, version, threads)",

@@ -60,10 +60,29 @@ enum SVGChart {
         }
         // The frame, over the lines' ends.
         s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" fill=\"none\" stroke=\"#000000\" stroke-width=\"0.8\"/>\n"
-        // The legend, top right.
+        // The legend, in the corner the curves cross least (matplotlib's loc="best").
         let legendWidth = 24.0 + 8 + Double(chart.series.map(\.name.count).max() ?? 4) * 7.5 + 12
-        let lx = right - legendWidth - 10, ly = top + 10
-        s += "<g id=\"legend\">\n<rect x=\"\(f(lx))\" y=\"\(f(ly))\" width=\"\(f(legendWidth))\" height=\"\(f(Double(chart.series.count) * 20 + 8))\" rx=\"3\" fill=\"#ffffff\" fill-opacity=\"0.8\" stroke=\"#cccccc\"/>\n"
+        let legendHeight = Double(chart.series.count) * 20 + 8
+        let corners = [(right - legendWidth - 10, top + 10), (right - legendWidth - 10, bottom - legendHeight - 10),
+                       (left + 10, top + 10), (left + 10, bottom - legendHeight - 10)]
+        var pixels: [(x: Double, y: Double)] = []
+        for series in chart.series {
+            // Points along each segment too, so a steep line through the box counts.
+            for (p, q) in zip(series.points, series.points.dropFirst()) {
+                for t in 0...4 {
+                    let w = Double(t) / 4
+                    pixels.append((px(p.x + (q.x - p.x) * w), py(p.y + (q.y - p.y) * w)))
+                }
+            }
+            for p in series.points { pixels.append((px(p.x), py(p.y))) }
+        }
+        func covered(_ corner: (Double, Double)) -> Int {
+            let x0 = corner.0 - 4, x1 = corner.0 + legendWidth + 4, y0 = corner.1 - 4, y1 = corner.1 + legendHeight + 4
+            return pixels.filter { $0.x >= x0 && $0.x <= x1 && $0.y >= y0 && $0.y <= y1 }.count
+        }
+        let counts = corners.map(covered)
+        let (lx, ly) = corners[counts.firstIndex(of: counts.min()!)!]
+        s += "<g id=\"legend\">\n<rect x=\"\(f(lx))\" y=\"\(f(ly))\" width=\"\(f(legendWidth))\" height=\"\(f(legendHeight))\" rx=\"3\" fill=\"#ffffff\" fill-opacity=\"0.8\" stroke=\"#cccccc\"/>\n"
         for (i, series) in chart.series.enumerated() {
             let y = ly + 14 + Double(i) * 20
             let dash = series.dashed ? " stroke-dasharray=\"7.4,3.2\"" : ""
