@@ -4,18 +4,7 @@ import XCTest
 /// Each kind of mistake, run through the real `mlpsh` executable on a script file: standard
 /// error must be exactly one line `FILE:LINE: error: WHAT` naming what was wrong and what was
 /// expected, and the exit status 1.
-final class ErrorTests: XCTestCase {
-    private var folder: URL!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-errors-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
+final class ErrorTests: FolderTestCase {
     static var executable: URL? { Fixtures.executable }
     typealias Result = Fixtures.ProcessResult
 

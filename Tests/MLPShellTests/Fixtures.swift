@@ -104,3 +104,21 @@ enum Fixtures {
                              err: try String(contentsOf: errURL, encoding: .utf8))
     }
 }
+
+/// A test case with a fresh temporary folder for each test, removed afterwards.
+class FolderTestCase: XCTestCase {
+    private(set) var folder: URL!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-\(Self.self)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+        try super.tearDownWithError()
+    }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+}

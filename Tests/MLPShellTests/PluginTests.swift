@@ -6,20 +6,13 @@ import MLPEngine
 /// The plugins under plugins/, built by scripts/build-plugins, loaded into real mlpsh
 /// processes; and libraries that must be refused, each leaving mlpsh running and the
 /// registries as they were.
-final class PluginTests: XCTestCase {
-    private var folder: URL!
-
+final class PluginTests: FolderTestCase {
     override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-plugin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try super.setUpWithError()
         for name in ["Activations", "Tabular"] where !FileManager.default.fileExists(atPath: Self.library(name)) {
             XCTFail("\(Self.library(name)) is missing: run scripts/build-plugins")
             throw XCTSkip("plugins not built")
         }
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
     }
 
     static func library(_ name: String) -> String {

@@ -8,24 +8,11 @@ import MLPEngine
 
 /// What `plot`, `summary`, `predict`, `confusion`, `history` and `train log=` give after a
 /// real (small) MNIST run: the figures are parsed as XML and checked against the history.
-final class ResultTests: XCTestCase {
+final class ResultTests: FolderTestCase {
     private final class Captured {
         var out = ""
         var err = ""
     }
-
-    private var folder: URL!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-results-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
-    private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
     /// A runner whose session persists across `run` calls, as the REPL's does.
     private func makeRunner() -> (Runner, Captured) {

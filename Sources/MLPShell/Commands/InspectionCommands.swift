@@ -55,10 +55,17 @@ private func predictionInput(_ source: String, _ s: Session, shape: [Int]) throw
             return (image, x, data.classNames.indices.contains(l) ? data.classNames[l] : String(l))
         }
     }
-    guard shape.count == 3 && shape[0] == 1 else {
+    // A grey image [1, H, W], or a flat input whose width is a square (784 = 28x28).
+    let side = Int(Double(shape.reduce(1, *)).squareRoot().rounded())
+    let (height, width): (Int, Int)
+    if shape.count == 3 && shape[0] == 1 {
+        (height, width) = (shape[1], shape[2])
+    } else if shape.count == 1 && side * side == shape[0] {
+        (height, width) = (side, side)
+    } else {
         throw EngineError("the model's input is \(shape.map(String.init).joined(separator: "x")), not a grey image: predict needs NAME:INDEX")
     }
-    let image = try GreyImage.read(path: source).mnistLike(width: shape[2], height: shape[1])
+    let image = try GreyImage.read(path: source).mnistLike(width: width, height: height)
     return (image, image.floats, nil)
 }
 

@@ -29,8 +29,11 @@ public struct IDXArray {
             let o = 4 + 4 * d
             let v = Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3])
             dims.append(v)
-            total *= v   // each ≤ 2^32 and at most 4 of them, but stop before overflow:
-            if total > Int(Int32.max) * 4 { throw EngineError("\(name): dimensions \(dims) are implausibly large") }
+            let (product, overflow) = total.multipliedReportingOverflow(by: v)
+            guard !overflow, product <= Int(Int32.max) * 4 else {
+                throw EngineError("\(name): dimensions \(dims.map(String.init).joined(separator: "x")) are implausibly large")
+            }
+            total = product
         }
         let expected = headerSize + total
         guard data.count >= expected else {

@@ -4,6 +4,10 @@ import Foundation
 /// Reads a whole file, inflating it when it is gzip-compressed (by its magic bytes, not its
 /// name) unless `inflate` is false. `limit` bounds the size, so a hostile file cannot exhaust memory.
 public func readFileBytes(_ path: String, limit: Int = 1 << 31, inflate: Bool = true) throws -> [UInt8] {
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        throw EngineError("\(path) is a folder, not a file")
+    }
     guard let handle = FileHandle(forReadingAtPath: path) else {
         if !FileManager.default.fileExists(atPath: path) { throw EngineError("\(path): no such file") }
         throw EngineError("\(path): cannot be read (permission denied?)")
