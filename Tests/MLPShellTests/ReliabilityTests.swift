@@ -156,4 +156,39 @@ final class ReliabilityTests: FolderTestCase {
             XCTAssertEqual(leftovers, [], command)
         }
     }
+
+    // MARK: - A long session
+
+    /// 1,000 commands of train, test, predict, save and load in one process: resident memory
+    /// after the first 50 and after the last differ by less than 8 MB.
+    func testAThousandCommandsKeepMemoryFlat() throws {
+        let weights = path("long.safetensors")
+        var script = """
+            seed 0
+            data train synthetic classes=10 features=64 n=256
+            data test synthetic classes=10 features=64 n=64
+            model
+              linear 64 32
+              relu
+              linear 32 10
+            end
+            loss cross_entropy
+            optim sgd lr=0.01 momentum=0.9
+
+            """
+        for i in 0..<200 {
+            if i == 10 { script += "memory\n" }
+            script += "train epochs=1 batch=32\ntest\npredict test:3\nsave \(weights) optimizer=true\nload \(weights)\n"
+        }
+        script += "memory\n"
+        // (Under AddressSanitizer, freed memory waits in a quarantine that would look like growth.)
+        let r = try Fixtures.mlpsh(["-"], input: script, in: folder,
+                                   environment: ["MLPSH_DATA": nil, "ASAN_OPTIONS": "quarantine_size_mb=0:detect_leaks=0"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out.components(separatedBy: "Done\n").count - 1, 200)
+        let resident = r.out.split(separator: "\n").filter { $0.hasPrefix("resident ") }.compactMap { Double($0.split(separator: " ")[1]) }
+        XCTAssertEqual(resident.count, 2, r.out)
+        guard resident.count == 2 else { return }
+        XCTAssertLessThan(resident[1] - resident[0], 8, "resident memory grew from \(resident[0]) MB to \(resident[1]) MB")
+    }
 }

@@ -48,6 +48,13 @@ func sessionCommands() -> [Command] {
                     BLAS.threads = n
                     if BLAS.threads < n { s.console.print("using \(BLAS.threads) threads: there are \(BLAS.threads) cores") }
                 }),
+        Command(name: "memory", group: "Session", usage: "memory",
+                summary: "the process's resident memory now and at its peak",
+                example: "memory", run: { inv, _, s in
+                    try expectArguments(inv, 0...0, usage: "memory")
+                    let m = residentMemory()
+                    s.console.print(String(format: "resident %.1f MB, peak %.1f MB", Double(m.now) / 1e6, Double(m.peak) / 1e6))
+                }),
         Command(name: "device", group: "Session", usage: "device [NAME]",
                 summary: "shows the kernel backend in use (cpu: BLAS vendor, version, threads)",
                 example: "device", run: { inv, _, s in
@@ -74,4 +81,14 @@ private func quit(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     try expectArguments(inv, 0...1, usage: "\(inv.name) [STATUS]")
     let status = try inv.positional.first.map { try parseInt($0, name: "STATUS", owner: inv.name, min: 0, max: 255) } ?? 0
     throw ShellExit(status: Int32(status))
+}
+
+/// Resident memory in bytes, now and at its peak (VmRSS and VmHWM in /proc/self/status).
+func residentMemory() -> (now: Int, peak: Int) {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
+    func field(_ name: String) -> Int {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "0") ?? 0) * 1024
+    }
+    return (field("VmRSS"), field("VmHWM"))
 }

@@ -8,6 +8,7 @@ final class ProgressReporter {
     private let console: Console
     private let samplesPerEpoch: Int
     private var started = Date()
+    private var samplesAtStart = 0
     private var lastDraw = Date.distantPast
     private var drawn = false
     private var epoch = -1
@@ -19,17 +20,18 @@ final class ProgressReporter {
 
     func update(_ p: TrainingProgress) {
         guard console.showsProgress else { return }
-        if p.epoch != epoch { epoch = p.epoch; started = Date() }
+        // The clock starts at the epoch's first report: the rate counts the samples after it.
+        if p.epoch != epoch { epoch = p.epoch; started = Date(); samplesAtStart = p.samples }
         let now = Date()
         guard now.timeIntervalSince(lastDraw) >= 0.1 || p.batch == p.of else { return }
         lastDraw = now
-        let elapsed = max(now.timeIntervalSince(started), 1e-6)
-        let rate = Double(p.samples) / elapsed
-        let left = Double(samplesPerEpoch - p.samples) / max(rate, 1e-6)
+        let elapsed = now.timeIntervalSince(started)
+        let rate = elapsed > 0.05 ? Double(p.samples - samplesAtStart) / elapsed : 0
         let width = 24, filled = p.of > 0 ? width * p.batch / p.of : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let line = String(format: "epoch %d %@ %d/%d  %.0f samples/s  loss %.4f  %@ left",
-                          p.epoch, bar, p.batch, p.of, rate, p.runningLoss, formatSeconds(left))
+        let speed = rate > 0 ? String(format: "%.0f samples/s  ", rate) : ""
+        let left = rate > 0 ? "  " + formatSeconds(Double(samplesPerEpoch - p.samples) / rate) + " left" : ""
+        let line = String(format: "epoch %d %@ %d/%d  %@loss %.4f%@", p.epoch, bar, p.batch, p.of, speed, p.runningLoss, left)
         console.writeError("\r\u{1B}[2K" + line)
         drawn = true
     }
