@@ -117,6 +117,21 @@ def test_a_plugins_names_complete_once_it_is_loaded(home):
     c.expect(pexpect.EOF)
 
 
+def test_predict_draws_the_image_on_a_terminal(home):
+    c = spawn(home, "--norc")
+    for line in ["seed 0", "data test mnist split=test limit=10", "model", "linear 784 10", "end"]:
+        c.sendline(line)
+        c.expect(r"(mlp> |\.\.\.> )")
+    c.sendline("predict test:0")
+    c.expect("┌")          # the frame of the shaded image
+    c.expect("█")          # the strokes of the 7
+    c.expect("predicted: ")
+    c.expect("label: 7")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
 def test_history_is_kept_across_runs(home):
     c = spawn(home, "--norc")
     c.sendline("echo remembered-line")
