@@ -27,6 +27,10 @@ final class GreyImageTests: XCTestCase {
         }
         XCTAssertThrowsError(try GreyImage.decodePGM(Array("P2 2 1 0\n0 0".utf8)))
         XCTAssertThrowsError(try GreyImage.decodePGM(Array("P2 x".utf8)))
+        // Found by the fuzzer: too short to hold the magic.
+        XCTAssertThrowsError(try GreyImage.decodePGM([]))
+        XCTAssertThrowsError(try GreyImage.decodePGM(Array("P".utf8)))
+        XCTAssertThrowsError(try GreyImage.decodePGM(Array("P7 1 1 255\n0".utf8)))
         var png = try! ramp.pngData()
         png.removeLast(20)
         XCTAssertThrowsError(try GreyImage.decodePNG(png))

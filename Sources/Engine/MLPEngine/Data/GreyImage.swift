@@ -74,6 +74,9 @@ public struct GreyImage: Equatable {
 
     /// Decodes a binary (P5) or plain (P2) PGM, 8 or 16 bits a sample, scaled to 0...255.
     public static func decodePGM(_ bytes: [UInt8], name: String = "PGM") throws -> GreyImage {
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "2") || bytes[1] == UInt8(ascii: "5") else {
+            throw EngineError("\(name): not a PGM image (it starts with neither P2 nor P5)")
+        }
         var i = 2
         func skipSpaceAndComments() {
             while i < bytes.count {
