@@ -119,6 +119,29 @@ final class ReliabilityTests: FolderTestCase {
         try expectError("model\n  linear 784 10\nend\npredict \(dir.path)\n", line: 4, ["is a folder"])
     }
 
+    /// A data file without read permission, read by an unprivileged user (root reads
+    /// everything): skipped where the tests cannot switch user with setpriv.
+    func testADataFileThatCannotBeRead() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), let mlpsh = Fixtures.executable else {
+            throw XCTSkip("needs root and setpriv to run mlpsh as another user")
+        }
+        let dir = folder.appendingPathComponent("mnist")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try idx([2, 28, 28]).write(to: dir.appendingPathComponent("t10k-images-idx3-ubyte"))
+        try idx([2]).write(to: dir.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        for (p, mode) in [(folder.path, 0o755), (dir.path, 0o755), (dir.appendingPathComponent("t10k-images-idx3-ubyte").path, 0o000)] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: p)
+        }
+        let r = try Fixtures.run(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                 ["--reuid=65534", "--regid=65534", "--clear-groups", mlpsh.path, "-c", "data test mnist split=test path=\(dir.path)"],
+                                 in: FileManager.default.temporaryDirectory)
+        guard !r.err.contains("Permission denied") || r.err.contains("cannot be read") else {
+            throw XCTSkip("the unprivileged user cannot run the built mlpsh here: \(r.err)")
+        }
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("t10k-images-idx3-ubyte: cannot be read"), r.err)
+    }
+
     // MARK: - A full disk
 
     /// Mounts a 64 KiB tmpfs (as root; skipped where mounting is not allowed, and the injected

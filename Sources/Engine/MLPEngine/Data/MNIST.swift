@@ -25,7 +25,8 @@ public enum MNISTLoader {
     static func find(_ stem: String, in dir: String) -> String? {
         for candidate in [stem + ".gz", stem] {
             let p = (dir as NSString).appendingPathComponent(candidate)
-            if FileManager.default.isReadableFile(atPath: p) { return p }
+            // Present is enough: a file that cannot be read is reported as such when read.
+            if FileManager.default.fileExists(atPath: p) { return p }
         }
         return nil
     }
