@@ -27,14 +27,17 @@ public enum BLAS {
             sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
-        if split == .rows && m >= 8 * ways || n < 8 * ways {
-            Parallel.shared.run(ways) { i in
-                let r0 = m * i / ways, r1 = m * (i + 1) / ways
+        // Pieces of at least 8 rows (or columns): on many cores, a small product uses fewer.
+        let byRows = split == .rows && m >= 8 * ways || n < 8 * ways
+        let pieces = max(1, min(ways, (byRows ? m : n) / 8))
+        if byRows {
+            Parallel.shared.run(pieces) { i in
+                let r0 = m * i / pieces, r1 = m * (i + 1) / pieces
                 sgemm(transA, transB, r1 - r0, n, k, alpha, transA ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc)
             }
         } else {
-            Parallel.shared.run(ways) { i in
-                let c0 = n * i / ways, c1 = n * (i + 1) / ways
+            Parallel.shared.run(pieces) { i in
+                let c0 = n * i / pieces, c1 = n * (i + 1) / pieces
                 sgemm(transA, transB, m, c1 - c0, k, alpha, a, lda, transB ? b + c0 * ldb : b + c0, ldb, beta, c + c0, ldc)
             }
         }

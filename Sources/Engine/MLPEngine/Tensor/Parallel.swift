@@ -14,8 +14,9 @@ public final class Parallel: @unchecked Sendable {
     /// How many pieces `run` may use: 1 (no workers) up to the workers + 1.
     public private(set) var ways: Int
 
+    /// At most 8 ways: the products of a training step are too small to share among more cores.
     init(maximumWays: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        let n = max(1, min(maximumWays, 64))
+        let n = max(1, min(maximumWays, 8))
         workers = (1..<n).map { Worker(index: $0) }
         ways = n
     }
@@ -37,7 +38,7 @@ public final class Parallel: @unchecked Sendable {
     /// order of the pieces of a product split by rows (so each core updates what it computed);
     /// a short range runs whole on the calling thread.
     public func forEachSlice(of n: Int, minimum: Int = 16_384, _ body: @escaping (Int, Int) -> Void) {
-        let count = n >= minimum ? ways : 1
+        let count = max(1, min(ways, n / max(minimum / 2, 1)))
         run(count) { i in
             let start = n * i / count, end = n * (i + 1) / count
             body(start, end - start)
