@@ -18,7 +18,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", path: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
-        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG"], path: "MLPEngine"),
+        .systemLibrary(name: "CPrefetch", path: "CPrefetch"),
+        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch"], path: "MLPEngine"),
     ],
     swiftLanguageModes: [.v5]
 )

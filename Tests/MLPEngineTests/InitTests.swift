@@ -10,11 +10,11 @@ final class InitTests: XCTestCase {
     /// Applies `name` to a fresh [out, in] weight and [1, out] bias.
     private func initialised(_ name: String, out: Int, in inWidth: Int, seed: UInt64 = 0,
                              options: [String: String] = [:]) throws -> (Tensor, Tensor) {
-        let w = Tensor(rows: out, cols: inWidth), b = Tensor(rows: 1, cols: out)
-        w.fill(99)
-        b.fill(99)
+        let w = Parameter(name: "weight", shape: [out, inWidth]), b = Parameter(name: "bias", shape: [out])
+        w.value.fill(99)
+        b.value.fill(99)
         try scheme(name, options).apply(w, b, RandomGenerator(seed: seed))
-        return (w, b)
+        return (w.value, b.value)
     }
 
     func testDefaultIsUniformWithinOneOverSqrtFanIn() throws {
@@ -107,5 +107,45 @@ final class InitTests: XCTestCase {
     func testInitSchemeOptionsAreChecked() {
         XCTAssertThrowsError(try scheme("xavier_uniform", ["bias": "random"]))
         XCTAssertThrowsError(try scheme("orthogonal", ["gain": "-1"]))
+    }
+}
+
+/// `seed 0` then the walkthrough's model gives exactly torch.manual_seed(0)'s nn.Linear weights.
+/// The reference is PyTorch 2.15's `state_dict()` of
+/// `torch.manual_seed(0); nn.Sequential(nn.Linear(784,120), nn.ReLU(), nn.Linear(120,84), nn.ReLU(), nn.Linear(84,10))`,
+/// kept small: the FNV-1a 64 hash of each tensor's little-endian float32 bytes and its first four
+/// values' bit patterns.
+final class TorchInitTests: XCTestCase {
+    private let torch: [(name: String, fnv: UInt64, first: [UInt32])] = [
+        ("0.weight", 0x2d3522036c624ceb, [0xb98c3000, 0x3c9cf2b5, 0xbcf0ccac, 0xbcd75093]),
+        ("0.bias", 0x9aa750fe28b7f3fe, [0x3bd0f4f7, 0x3bda9e25, 0xbcd0a335, 0xbd09b483]),
+        ("2.weight", 0x348c7be1fdea3b27, [0x3bbb20a3, 0x3c842217, 0xbcea76d6, 0x3d09bfeb]),
+        ("2.bias", 0x5a54084bd16ea550, [0x3cb01efe, 0xbdb51d04, 0x3da59d9b, 0xbdae48b7]),
+        ("4.weight", 0x72ad1f1b0693a606, [0xbba0c147, 0x3c582970, 0x3ab3d33f, 0x3d2b02d2]),
+        ("4.bias", 0x5235ea501da19e0a, [0x3d90bb4c, 0xbdc920aa, 0x3d51b63a, 0x3ce3f9c7]),
+    ]
+
+    private func fnv1a(_ values: [Float]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for v in values {
+            let u = v.bitPattern
+            for k in 0..<4 {
+                h ^= UInt64((u >> (8 * UInt32(k))) & 0xff)
+                h = h &* 0x0000_0100_0000_01b3
+            }
+        }
+        return h
+    }
+
+    func testSeedZeroGivesTorchsWeightsBitForBit() throws {
+        let specs = [Spec("linear", args: ["784", "120"]), Spec("relu"), Spec("linear", args: ["120", "84"]),
+                     Spec("relu"), Spec("linear", args: ["84", "10"])]
+        let model = try Sequential.build(specs, inputShape: nil, random: RandomGenerator(seed: 0))
+        let params = Dictionary(uniqueKeysWithValues: model.namedParameters)
+        for (name, hash, first) in torch {
+            let values = try XCTUnwrap(params[name]).value.array
+            XCTAssertEqual(values.prefix(4).map(\.bitPattern), first, name)
+            XCTAssertEqual(fnv1a(values), hash, "\(name) differs from torch's somewhere")
+        }
     }
 }

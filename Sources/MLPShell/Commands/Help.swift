@@ -13,9 +13,8 @@ func helpOverview(_ s: Session) -> String {
     }
     let r = s.registries
     out += "\n"
-    for (title, names) in [("Layers", r.layers.names), ("Losses", r.losses.names), ("Optimizers", r.optimizers.names),
-                           ("Datasets", r.datasets.names), ("Schedules", r.schedules.names), ("Inits", r.initializers.names)] {
-        out += "\(title): " + names.joined(separator: ", ") + "\n"
+    for registry in r.all {
+        out += "\(registry.title): " + registry.names.joined(separator: ", ") + "\n"
     }
     return out
 }
@@ -29,23 +28,17 @@ func helpText(for name: String, session s: Session) throws -> String {
                                  options: c.options, example: c.example))
     }
     let r = s.registries
-    func add<F>(_ reg: Registry<F>, _ prefix: String) {
-        guard reg.contains(name), let e = try? reg.lookup(name) else { return }
-        let usage = [prefix, e.name, e.usage].filter { !$0.isEmpty }.joined(separator: " ")
+    for registry in r.all {
+        guard let e = registry.help(name) else { continue }
+        let usage = [registry.command, e.name, e.usage].filter { !$0.isEmpty }.joined(separator: " ")
             + (e.options.isEmpty ? "" : " [KEY=VALUE ...]")
-        sections.append(describe(title: "\(reg.kind) \(e.name)", usage: usage, summary: e.summary, details: e.details,
+        sections.append(describe(title: "\(registry.kind) \(e.name)", usage: usage, summary: e.summary, details: e.details,
                                  options: e.options, example: e.example))
     }
-    add(r.layers, "")
-    add(r.losses, "loss")
-    add(r.optimizers, "optim")
-    add(r.datasets, "data NAME")
-    add(r.schedules, "schedule")
-    add(r.initializers, "init")
     if sections.isEmpty {
-        let known = (s.interpreter?.commands.names ?? []) + r.layers.names + r.losses.names + r.optimizers.names
-            + r.datasets.names + r.schedules.names + r.initializers.names
-        var msg = "no command, layer, loss, optimizer, dataset, schedule or init is named '\(name)'"
+        let known = (s.interpreter?.commands.names ?? []) + r.all.flatMap(\.names)
+        let kinds = ["command"] + r.all.map(\.key)
+        var msg = "no \(kinds.dropLast().joined(separator: ", ")) or \(kinds.last!) is named '\(name)'"
         if let near = nearestName(to: name, in: known) { msg += "; did you mean '\(near)'?" }
         throw EngineError(msg)
     }

@@ -23,7 +23,7 @@ func inspectionCommands() -> [Command] {
                     let name = o.string("data")
                     let data = try s.requireDataset(name)
                     let model = try s.requireModel()
-                    try s.checkFit(model, data, name: name)
+                    try model.checkFit(data, name: name)
                     let batch = max(1, min(data.count, (1 << 22) / max(1, model.maxWidth)))
                     try model.checkBatch(batch)
                     let m = try model.confusion(data, batch: batch) { _ in !s.interruptRequested() }

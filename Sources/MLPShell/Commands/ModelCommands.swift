@@ -14,15 +14,16 @@ func modelCommands() -> [Command] {
                     s.console.write(summaryTable(try s.requireModel()))
                 }),
         Command(name: "init", group: "Model", usage: "init SCHEME [KEY=VALUE ...]",
-                summary: "re-initialises the weights of every linear layer",
+                summary: "re-initialises the weights of every layer with a weight matrix (linear, conv2d, ...)",
                 details: "Schemes: " + Registries.shared.initializers.names.joined(separator: ", ") + " ('help SCHEME').",
                 arguments: [.initializer], example: "init xavier_uniform", delegatesOptions: true, run: { inv, _, s in
                     try expectArguments(inv, 1...1, usage: "init SCHEME")
                     let model = try s.requireModel()
                     let entry = try s.registries.initializers.lookup(inv.positional[0])
                     let scheme = try entry.make(try Options(inv.options, specs: entry.options, owner: "init \(entry.name)"))
-                    for case let linear as Linear in model.layers {
-                        try scheme.apply(linear.weight.value, linear.bias.value, s.random)
+                    for layer in model.layers {
+                        guard let weight = layer.parameters.first(where: { $0.name == "weight" && $0.shape.count >= 2 }) else { continue }
+                        try scheme.apply(weight, layer.parameters.first { $0.name == "bias" }, s.random)
                     }
                 }),
     ]

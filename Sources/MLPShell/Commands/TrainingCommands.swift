@@ -46,7 +46,7 @@ func trainingCommands() -> [Command] {
                     let batch = try o.int("batch", min: 1, max: 1 << 20)
                     let trainer = try makeTrainer(s, training: false)
                     let data = try s.requireDataset("test")
-                    try s.checkFit(trainer.model, data, name: "test")
+                    try trainer.checkFit(data, name: "test")
                     try trainer.model.checkBatch(min(batch, data.count))
                     let r = try trainer.evaluate(data, batch: batch)
                     s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
@@ -65,9 +65,10 @@ func trainingCommands() -> [Command] {
                     let model = try s.requireModel()
                     let batch = try o.int("batch", min: 1, max: 1 << 16), steps = try o.int("steps", min: 1, max: 1_000_000)
                     try model.checkBatch(batch)
-                    let saved = model.parameters.map(\.value.array)
+                    let saved = Array(model.parameterStorage.buffer)
                     defer {
-                        for (p, v) in zip(model.parameters, saved) { p.value.data.update(from: v, count: v.count); p.grad.fill(0) }
+                        _ = model.parameterStorage.buffer.update(from: saved)
+                        model.zeroGradients()
                     }
                     let gemms = Benchmark.gemms(model, batch: batch)
                     let flops = gemms.reduce(0) { $0 + $1.flops }
@@ -84,23 +85,19 @@ func trainingCommands() -> [Command] {
     ]
 }
 
-/// A trainer for the session's model, loss and optimizer, or an error naming what is missing.
+/// An engine trainer for the session's model, loss, optimizer, schedule and history, or an
+/// error naming what is missing. The session takes the history back when the command ends.
 func makeTrainer(_ s: Session, training: Bool = true) throws -> Trainer {
     let model = try s.requireModel()
     guard let loss = s.loss else { throw EngineError("no loss chosen: use 'loss cross_entropy' (see 'help loss')") }
     if training && s.optimizer == nil { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
-    return Trainer(model: model, loss: loss, optimizer: s.optimizer)
+    let trainer = Trainer(model: model, loss: loss, optimizer: s.optimizer, schedule: s.schedule, history: s.history, random: s.random)
+    trainer.hooks.shouldStop = { s.interruptRequested() }
+    return trainer
 }
 
-/// The epoch line of the walkthrough.
-func epochLine(_ r: EpochResult) -> String {
-    var line = String(format: "epoch:%2d,train_loss:%.6f,train_acc:%.1f%%", r.epoch, r.trainLoss, r.trainAccuracy * 100)
-    if let tl = r.testLoss, let ta = r.testAccuracy {
-        line += String(format: ",test_loss:%.5f,test_acc:%.1f%%", tl, ta * 100)
-    }
-    return line
-}
-
+/// `train`: the engine runs the loop; the shell wires its hooks to the progress bar, the
+/// epoch line and the CSV log.
 private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     try expectArguments(inv, 0...0, usage: "train epochs=N batch=B [shuffle=true]")
     let epochs = try o.int("epochs", min: 0, max: 1_000_000)
@@ -110,46 +107,23 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     if let log { try checkWritableFolder(log) }
     let loggedFrom = s.history.count
     let trainer = try makeTrainer(s)
-    let optimizer = trainer.optimizer!
     let data = try s.requireDataset("train")
-    try s.checkFit(trainer.model, data, name: "train")
-    try trainer.model.checkBatch(min(batch, data.count))
-    let test = s.datasets["test"]
-    if let test { try s.checkFit(trainer.model, test, name: "test") }
-    let loader = BatchLoader(dataset: data, batchSize: batch)
     let progress = ProgressReporter(console: s.console, samplesPerEpoch: data.count)
-    for _ in 0..<epochs {
-        let epoch = s.history.count
-        let started = Date()
-        optimizer.learningRate = s.schedule.rate(epoch, optimizer.baseLearningRate)
-        var result = EpochResult(epoch: epoch, trainLoss: 0, trainAccuracy: 0, learningRate: optimizer.learningRate, seconds: 0)
-        do {
-            let r = try trainer.trainEpoch(loader, epoch: epoch, shuffle: shuffle, random: s.random) { p in
-                progress.update(p)
-                return !s.interruptRequested()
-            }
-            result.trainLoss = r.loss
-            result.trainAccuracy = r.accuracy
-            if let test {
-                let t = try trainer.evaluate(test, batch: batch) { _ in !s.interruptRequested() }
-                result.testLoss = t.loss
-                result.testAccuracy = t.accuracy
-            }
-        } catch TrainingStop.interrupted(let e, let done, let of) {
-            progress.clear()
-            s.console.print("interrupted in epoch \(e) after \(done) of \(of) batches; \(s.history.count) epochs are complete")
-            return
-        } catch {
-            progress.clear()
-            throw error
-        }
+    trainer.hooks.batchEnded = { progress.update($0) }
+    trainer.hooks.epochEnded = { [unowned trainer] result in
         progress.clear()
-        result.seconds = Date().timeIntervalSince(started)
-        s.history.append(result)
-        s.console.print(epochLine(result))
-        if let log { try AtomicFile.write(csvHeader + s.history[loggedFrom...].map(csvRow).joined(), to: log) }
+        s.console.print(result.line)
+        if let log { try AtomicFile.write(csvHeader + trainer.history[loggedFrom...].map(csvRow).joined(), to: log) }
     }
-    s.console.print("Done")
+    defer {
+        progress.clear()
+        s.history = trainer.history
+    }
+    switch try trainer.fit(data, test: s.datasets["test"], epochs: epochs, batch: batch, shuffle: shuffle) {
+    case .finished:
+        s.console.print("Done")
+    case .interrupted(let e, let done, let of):
+        progress.clear()
+        s.console.print("interrupted in epoch \(e) after \(done) of \(of) batches; \(trainer.history.count) epochs are complete")
+    }
 }
-
-

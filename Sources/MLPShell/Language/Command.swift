@@ -2,7 +2,18 @@ import MLPEngine
 
 /// What a positional word of a command names, so completion can offer the right things.
 public enum ArgumentKind: Sendable {
-    case command, layer, loss, optimizer, dataset, schedule, initializer, path, variable, word
+    /// A command, or any registered name.
+    case command
+    /// A name in the registry with this key ("layer", "loss", ...: `Registries.all`).
+    case registry(String)
+    case path, variable, word
+
+    public static let layer = ArgumentKind.registry("layer")
+    public static let loss = ArgumentKind.registry("loss")
+    public static let optimizer = ArgumentKind.registry("optimizer")
+    public static let dataset = ArgumentKind.registry("dataset")
+    public static let schedule = ArgumentKind.registry("schedule")
+    public static let initializer = ArgumentKind.registry("init")
 }
 
 /// One command of the language: the single source of dispatch, `help` and completion,

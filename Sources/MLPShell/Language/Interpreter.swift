@@ -108,35 +108,24 @@ public final class Interpreter {
         }
     }
 
-    /// Makes each layer from the registry, in order, feeding each the shape the one before
-    /// gives; an error is reported at the layer's own line.
+    /// Describes each line as a layer spec and has the engine build the model, each layer
+    /// fed the shape the one before gives; an error is reported at the layer's own line.
     private func buildModel(_ lines: [(words: [Word], location: SourceLocation?)]) throws {
-        guard !lines.isEmpty else { throw EngineError("the model has no layers: put layers between 'model' and 'end'") }
-        var shape: [Int]? = session.datasets["train"]?.sampleShape
-        var inputShape = shape
-        var layers: [Layer] = []
+        var specs: [Spec] = []
         for (words, location) in lines {
-            do {
-                let inv = Invocation(words: words, location: location)
-                let entry = try session.registries.layers.lookup(inv.name)
-                if let key = inv.repeatedOption { throw EngineError("option '\(key)=' is given twice") }
-                let options = try Options(inv.options, specs: entry.options, owner: inv.name)
-                let layer = try entry.make(LayerArguments(positional: inv.positional, options: options,
-                                                          inputShape: shape, random: session.random))
-                if inputShape == nil, let linear = layer as? Linear { inputShape = [linear.inputWidth] }
-                if inputShape == nil, layer.outputShape.isEmpty {
-                    throw EngineError("\(inv.name): the input width is unknown; start the model with 'linear IN OUT' or load data first")
-                }
-                layers.append(layer)
-                shape = layer.outputShape
-                let total = layers.reduce(0) { $0 + $1.parameterCount }
-                if total > maximumLayerParameters {
-                    throw EngineError("the model has \(total) parameters, more than the \(maximumLayerParameters) a model may have")
-                }
-            } catch let e as EngineError {
-                throw ShellError(e.message, at: location)
-            }
+            let inv = Invocation(words: words, location: location)
+            if let key = inv.repeatedOption { throw ShellError("option '\(key)=' is given twice", at: location) }
+            let options = inv.options.keys.sorted().map { (key: $0, value: inv.options[$0]!) }
+            specs.append(Spec(inv.name, args: inv.positional, options: options))
         }
-        session.setModel(Sequential(layers: layers, inputShape: inputShape ?? []))
+        do {
+            let model = try Sequential.build(specs, inputShape: session.datasets["train"]?.sampleShape,
+                                             registries: session.registries, random: session.random)
+            session.setModel(model)
+        } catch let e as LayerBuildError {
+            // An empty block is reported at its 'end'.
+            guard e.index < lines.count else { throw EngineError(e.message) }
+            throw ShellError(e.message, at: lines[e.index].location)
+        }
     }
 }

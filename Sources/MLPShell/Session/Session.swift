@@ -74,6 +74,23 @@ public final class Session {
         if let model { optimizer.attach(model.parameters) }
     }
 
+    /// Takes what a checkpoint holds, all at once: its weights (and its model, when it built
+    /// one), then its history, loss, schedule, optimizer (already bound and restored) and
+    /// random state, each only when the file has it.
+    public func install(_ c: Checkpoint) {
+        c.commit()
+        if c.isNewModel {
+            model = c.model
+            history = []
+            if c.optimizer == nil { optimizer?.attach(c.model.parameters) }
+        }
+        if let h = c.history { history = h }
+        if let l = c.loss { loss = l }
+        if let sc = c.schedule { schedule = sc }
+        if let o = c.optimizer { optimizer = o }
+        if let r = c.randomState { random.source = r }
+    }
+
     public func requireModel() throws -> Sequential {
         guard let model else { throw EngineError("no model yet: define one with 'model' ... 'end'") }
         return model
@@ -86,13 +103,5 @@ public final class Session {
         return d
     }
 
-    /// Checks that the model fits the data set: its input width and its number of outputs.
-    public func checkFit(_ model: Sequential, _ data: Dataset, name: String) throws {
-        if model.inputWidth != data.features {
-            throw EngineError("the model takes \(model.inputWidth) inputs but data '\(name)' has \(data.features) features a sample")
-        }
-        if model.outputWidth < data.classes {
-            throw EngineError("the model gives \(model.outputWidth) outputs but data '\(name)' has \(data.classes) classes")
-        }
-    }
+
 }

@@ -36,13 +36,8 @@ public final class Completer {
         }
         var candidates: [String] = []
         switch kind {
-        case .command: candidates = interpreter.commands.names + r.layers.names + r.losses.names + r.optimizers.names + r.datasets.names
-        case .layer: candidates = r.layers.names
-        case .loss: candidates = r.losses.names
-        case .optimizer: candidates = r.optimizers.names
-        case .dataset: candidates = r.datasets.names
-        case .schedule: candidates = r.schedules.names
-        case .initializer: candidates = r.initializers.names
+        case .command: candidates = interpreter.commands.names + r.all.flatMap(\.names)
+        case .registry(let key): candidates = r.kind(key: key)?.names ?? []
         case .variable: candidates = Array(session.variables.keys)
         case .path: return completePath(word)
         case .word: break
@@ -53,15 +48,7 @@ public final class Completer {
     }
 
     private func registryOptions(command: String, entry: String) -> [OptionSpec]? {
-        let r = interpreter.session.registries
-        switch command {
-        case "data": return (try? r.datasets.lookup(entry))?.options
-        case "loss": return (try? r.losses.lookup(entry))?.options
-        case "optim": return (try? r.optimizers.lookup(entry))?.options
-        case "schedule": return (try? r.schedules.lookup(entry))?.options
-        case "init": return (try? r.initializers.lookup(entry))?.options
-        default: return nil
-        }
+        interpreter.session.registries.kind(forCommand: command)?.help(entry)?.options
     }
 
     /// File names that start with `word`; folders end with "/". A leading ~ is the home folder.

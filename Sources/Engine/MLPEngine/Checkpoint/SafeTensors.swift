@@ -37,6 +37,24 @@ public struct SafeTensors {
             self.init(name: name, dtype: "U32", shape: shape, bytes: b)
         }
 
+        public init(name: String, shape: [Int], int64s: [Int64]) {
+            var b = [UInt8](repeating: 0, count: int64s.count * 8)
+            for (i, v) in int64s.enumerated() {
+                let u = UInt64(bitPattern: v)
+                for k in 0..<8 { b[8 * i + k] = UInt8((u >> (8 * UInt64(k))) & 0xff) }
+            }
+            self.init(name: name, dtype: "I64", shape: shape, bytes: b)
+        }
+
+        /// The values as 64-bit integers (I64 only).
+        public var int64s: [Int64] {
+            (0..<bytes.count / 8).map { i in
+                var u: UInt64 = 0
+                for k in (0..<8).reversed() { u = u << 8 | UInt64(bytes[8 * i + k]) }
+                return Int64(bitPattern: u)
+            }
+        }
+
         /// The values as floats (F32 only).
         public var floats: [Float] {
             (0..<bytes.count / 4).map { i in

@@ -14,7 +14,7 @@ public final class BatchLoader {
         // A batch larger than the data set holds the whole set: size the buffers for that.
         let rows = max(1, min(batchSize, dataset.count))
         labels = .allocate(capacity: rows)
-        x.reshape(rows: rows, cols: dataset.features)
+        x.reshape(rows: rows, sample: dataset.sampleShape)
     }
 
     deinit { labels.deallocate() }
@@ -33,7 +33,7 @@ public final class BatchLoader {
     @discardableResult
     public func load(batch b: Int) -> Int {
         let start = b * batchSize, size = min(batchSize, dataset.count - start)
-        x.reshape(rows: size, cols: dataset.features)
+        x.reshape(rows: size, sample: dataset.sampleShape)
         let width = dataset.features, dataset = dataset, x = x.data, labels = labels
         order.withUnsafeBufferPointer { o in
             let indices = UnsafeBufferPointer(rebasing: o[start..<(start + size)])

@@ -1,3 +1,5 @@
+@_implementationOnly import CPrefetch
+
 /// A set of labelled samples that a batch loader draws from.
 public protocol Dataset: AnyObject {
     /// What it is, for messages and `data` listings ("mnist train (60000 images)").
@@ -42,12 +44,19 @@ public final class ByteImageDataset: Dataset {
 
     public var count: Int { labels.count }
     public var fillsConcurrently: Bool { true }
+    /// How many images ahead `fill` prefetches.
+    static let prefetchDistance = 4
 
     public func fill(indices: UnsafeBufferPointer<Int32>, x: UnsafeMutablePointer<Float>, labels out: UnsafeMutablePointer<Int32>) {
         let w = width
         images.withUnsafeBufferPointer { img in
             labels.withUnsafeBufferPointer { lab in
+                // The images of a shuffled batch are far apart: ask for a few ahead.
+                for index in indices.prefix(Self.prefetchDistance) { mlpsh_prefetch(img.baseAddress! + Int(index) * w, w) }
                 for (r, index) in indices.enumerated() {
+                    if r + Self.prefetchDistance < indices.count {
+                        mlpsh_prefetch(img.baseAddress! + Int(indices[r + Self.prefetchDistance]) * w, w)
+                    }
                     let src = img.baseAddress! + Int(index) * w
                     let dst = x + r * w
                     Kernels.bytesToUnit(src, dst, w)

@@ -1,35 +1,56 @@
 import CBLAS
 import Foundation
 
-/// Weight initialisation schemes, as torch.nn.init defines them. Each takes a weight of
-/// shape [out, in] (fan_in = in, fan_out = out) and, for `default`, its bias.
+/// Weight initialisation schemes, as torch.nn.init defines them. Each takes a weight of any
+/// rank ≥ 2 with PyTorch's fan_in (the product of the axes after the first) and fan_out
+/// (shape[0] times the receptive field), so a convolution's [out, in, k, k] is handled as
+/// torch handles it. Bounds are computed in Double, as torch computes them in Python, and
+/// rounded to Float once, as `uniform_` casts them.
 public enum Initializer {
-    /// nn.Linear's reset_parameters: kaiming_uniform_(a=√5) on the weight, which is
-    /// uniform(±1/√fan_in), then the bias uniform(±1/√fan_in). Weight first, row by row.
-    public static func pytorchDefault(weight: Tensor, bias: Tensor?, random: RandomGenerator) {
-        let bound = Float(1 / Double(weight.cols).squareRoot())
-        for i in 0..<weight.count { weight.data[i] = random.source.uniform(-bound, bound) }
+    /// kaiming_uniform_(a=√5)'s bound, as torch computes it: gain = √(2/(1+a²)),
+    /// std = gain/√fan_in, bound = √3·std (not exactly 1/√fan_in in Double).
+    public static func kaimingUniformBound(fanIn: Int, a: Double = 5.0.squareRoot()) -> Double {
+        let gain = (2.0 / (1 + pow(a, 2))).squareRoot()
+        let std = gain / Double(fanIn).squareRoot()
+        return 3.0.squareRoot() * std
+    }
+
+    /// uniform_(from, to) on a tensor, value by value in order.
+    public static func uniform(_ t: Tensor, _ from: Double, _ to: Double, random: RandomGenerator) {
+        let lo = Float(from), hi = Float(to)
+        for i in 0..<t.count { t.data[i] = random.source.uniform(lo, hi) }
+    }
+
+    /// nn.Linear's and nn.Conv2d's reset_parameters: kaiming_uniform_(a=√5) on the weight,
+    /// then the bias uniform(±1/√fan_in). Weight first, in memory order.
+    public static func pytorchDefault(weight: Parameter, bias: Parameter?, random: RandomGenerator) {
+        let bound = kaimingUniformBound(fanIn: weight.fanIn)
+        uniform(weight.value, -bound, bound, random: random)
         if let bias {
-            for i in 0..<bias.count { bias.data[i] = random.source.uniform(-bound, bound) }
+            let b = weight.fanIn > 0 ? 1 / Double(weight.fanIn).squareRoot() : 0
+            uniform(bias.value, -b, b, random: random)
         }
     }
 
-    /// xavier_uniform_: uniform(±gain·√(6/(fan_in+fan_out))).
-    public static func xavierUniform(weight: Tensor, gain: Double = 1, random: RandomGenerator) {
-        let a = Float(gain * (6.0 / Double(weight.cols + weight.rows)).squareRoot())
-        for i in 0..<weight.count { weight.data[i] = random.source.uniform(-a, a) }
+    /// xavier_uniform_: uniform(±√3·gain·√(2/(fan_in+fan_out))), computed as torch does.
+    public static func xavierUniform(weight: Parameter, gain: Double = 1, random: RandomGenerator) {
+        let a = 3.0.squareRoot() * (gain * (2.0 / Double(weight.fanIn + weight.fanOut)).squareRoot())
+        uniform(weight.value, -a, a, random: random)
     }
 
     /// kaiming_normal_ (mode fan_in, relu gain √2): normal(0, √2/√fan_in).
-    public static func kaimingNormal(weight: Tensor, random: RandomGenerator) {
-        let std = (2.0 / Double(weight.cols)).squareRoot()
-        for i in 0..<weight.count { weight.data[i] = Float(random.source.normal() * std) }
+    public static func kaimingNormal(weight: Parameter, random: RandomGenerator) {
+        let std = (2.0 / Double(weight.fanIn)).squareRoot()
+        let w = weight.value
+        for i in 0..<w.count { w.data[i] = Float(random.source.normal() * std) }
     }
 
     /// orthogonal_: the Q of a QR factorisation of a standard normal matrix (LAPACK sgeqrf and
-    /// sorgqr), its columns' signs set by diag(R), transposed when out < in; times gain.
-    public static func orthogonal(weight: Tensor, gain: Float = 1, random: RandomGenerator) throws {
-        let rows = weight.rows, cols = weight.cols
+    /// sorgqr), its columns' signs set by diag(R), transposed when rows < cols; times gain.
+    /// The weight is taken as [shape[0], fan_in], as torch flattens it.
+    public static func orthogonal(weight: Parameter, gain: Float = 1, random: RandomGenerator) throws {
+        let rows = weight.shape[0], cols = weight.count / max(rows, 1)
+        let data = weight.value.data
         // Factor the tall matrix: m >= n.
         let m = max(rows, cols), n = min(rows, cols)
         // LAPACK is column-major: A is m x n with leading dimension m.
@@ -56,7 +77,7 @@ public enum Initializer {
         for i in 0..<m {
             for j in 0..<n {
                 let q = a[j * m + i] * signs[j] * gain
-                if rows >= cols { weight.data[i * cols + j] = q } else { weight.data[j * cols + i] = q }
+                if rows >= cols { data[i * cols + j] = q } else { data[j * cols + i] = q }
             }
         }
     }
@@ -64,7 +85,7 @@ public enum Initializer {
 
 /// A named initialisation scheme, as the `init` command and its registry know it.
 public struct InitScheme {
-    /// Re-initialises one linear layer's weight and bias.
-    public let apply: (_ weight: Tensor, _ bias: Tensor, _ random: RandomGenerator) throws -> Void
-    public init(apply: @escaping (Tensor, Tensor, RandomGenerator) throws -> Void) { self.apply = apply }
+    /// Re-initialises one layer's weight and its bias (nil when it has none).
+    public let apply: (_ weight: Parameter, _ bias: Parameter?, _ random: RandomGenerator) throws -> Void
+    public init(apply: @escaping (Parameter, Parameter?, RandomGenerator) throws -> Void) { self.apply = apply }
 }

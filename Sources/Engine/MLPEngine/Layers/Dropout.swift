@@ -17,14 +17,14 @@ public final class Dropout: Layer {
         self.random = random
     }
 
-    public var definition: String { "dropout p=\(p)" }
+    public var spec: Spec { Spec(kind, options: [("p", "\(p)")]) }
     public var outputShape: [Int] { shape }
     public var parameters: [Parameter] { [] }
 
     public func forward(_ x: Tensor) -> Tensor {
         guard isTraining, p > 0 else { return x }
-        output.reshape(rows: x.rows, cols: x.cols)
-        mask.reshape(rows: x.rows, cols: x.cols)
+        output.reshape(x.shape)
+        mask.reshape(x.shape)
         let scale = 1 / (1 - p)
         for i in 0..<x.count {
             let keep: Float = random.source.uniform() >= p ? scale : 0
@@ -36,7 +36,7 @@ public final class Dropout: Layer {
 
     public func backward(_ gy: Tensor) -> Tensor {
         guard isTraining, p > 0 else { return gy }
-        gradInput.reshape(rows: gy.rows, cols: gy.cols)
+        gradInput.reshape(gy.shape)
         for i in 0..<gy.count { gradInput.data[i] = gy.data[i] * mask.data[i] }
         return gradInput
     }

@@ -14,7 +14,7 @@ open class ElementwiseLayer: Layer {
         width = shape
     }
 
-    open var definition: String { kind }
+    open var spec: Spec { Spec(kind) }
     public var outputShape: [Int] { width }
     public var parameters: [Parameter] { [] }
 
@@ -31,13 +31,13 @@ open class ElementwiseLayer: Layer {
 
     public func forward(_ x: Tensor) -> Tensor {
         input = x
-        output.reshape(rows: x.rows, cols: x.cols)
+        output.reshape(x.shape)
         apply(x.data, output.data, x.count)
         return output
     }
 
     public func backward(_ gy: Tensor) -> Tensor {
-        gradInput.reshape(rows: gy.rows, cols: gy.cols)
+        gradInput.reshape(gy.shape)
         derivative(input!.data, output.data, gy.data, gradInput.data, gy.count)
         return gradInput
     }

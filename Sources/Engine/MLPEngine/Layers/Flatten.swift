@@ -8,11 +8,28 @@ public final class Flatten: Layer {
 
     public init(shape: [Int]) { width = shape.reduce(1, *) }
 
-    public var definition: String { "flatten" }
+    public var spec: Spec { Spec(kind) }
     public var outputShape: [Int] { [width] }
     public var parameters: [Parameter] { [] }
-    public func forward(_ x: Tensor) -> Tensor { x }
-    public func backward(_ gy: Tensor) -> Tensor { gy }
+    private let output = Tensor()
+    private let gradInput = Tensor()
+    private var inputShape: [Int] = []
+
+    /// The same values, viewed as [B, width]: a copy, since tensors own their storage.
+    public func forward(_ x: Tensor) -> Tensor {
+        inputShape = x.shape
+        guard x.shape.count > 2 else { return x }
+        output.reshape(rows: x.rows, cols: x.cols)
+        output.data.update(from: x.data, count: x.count)
+        return output
+    }
+
+    public func backward(_ gy: Tensor) -> Tensor {
+        guard inputShape.count > 2 else { return gy }
+        gradInput.reshape(inputShape)
+        gradInput.data.update(from: gy.data, count: gy.count)
+        return gradInput
+    }
 
     static func make(_ a: LayerArguments) throws -> Layer {
         try makeElementwise(a, kind: "flatten") { Flatten(shape: $0) }

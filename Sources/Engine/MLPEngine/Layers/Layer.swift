@@ -1,48 +1,22 @@
-/// A trainable value and the gradient that backward passes accumulate into it.
-public final class Parameter {
-    /// The name within its layer: "weight" or "bias".
-    public let name: String
-    public let value: Tensor
-    public let grad: Tensor
-
-    /// The shape a checkpoint gives it, as PyTorch's state_dict does: [rows, cols], or [count]
-    /// for a vector (a bias).
-    public let shape: [Int]
-
-    /// A matrix parameter, [rows, cols].
-    public init(name: String, rows: Int, cols: Int) {
-        self.name = name
-        value = Tensor(rows: rows, cols: cols)
-        grad = Tensor(rows: rows, cols: cols)
-        shape = [rows, cols]
-    }
-
-    /// A vector parameter of `count` values (a bias, a scale), held as one row.
-    public init(name: String, count: Int) {
-        self.name = name
-        value = Tensor(rows: 1, cols: count)
-        grad = Tensor(rows: 1, cols: count)
-        shape = [count]
-    }
-
-    public var count: Int { value.count }
-}
-
 /// One stage of a model, in the manner of torch/nn's modules.
 ///
 /// `forward` computes the output of a batch and keeps what `backward` needs. `backward` takes
 /// the gradient of the loss with respect to the output, *adds* the parameter gradients into
 /// `parameters[i].grad` and returns the gradient with respect to the input. Tensors a layer
-/// returns are its own buffers, valid until its next call.
+/// returns are its own buffers, valid until its next call. A batch's first axis is the sample;
+/// the rest is `outputShape` (or the input's sample shape).
 public protocol Layer: AnyObject {
     /// The registry name ("linear").
     var kind: String { get }
-    /// The layer as mlpsh text that rebuilds it ("linear 784 120"), for checkpoints.
-    var definition: String { get }
+    /// The layer as data that rebuilds it through the registry: name, words and options
+    /// (["linear", "784", "120"]). Checkpoints store it.
+    var spec: Spec { get }
     /// The shape of one sample of the output, given the shape of one sample of the input.
     var outputShape: [Int] { get }
     var parameters: [Parameter] { get }
-    /// Dropout and friends behave differently in training; the model sets this.
+    /// State saved in checkpoints but not trained (running statistics). None by default.
+    var buffers: [Buffer] { get }
+    /// Dropout, batch norm and friends behave differently in training; the model sets this.
     var isTraining: Bool { get set }
     /// False for the first layer: backward need not compute the input gradient.
     var needsInputGradient: Bool { get set }
@@ -52,7 +26,10 @@ public protocol Layer: AnyObject {
 }
 
 extension Layer {
+    public var buffers: [Buffer] { [] }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+    /// The layer as mlpsh text ("linear 784 120").
+    public var definition: String { spec.text }
 }
 
 /// What a layer's factory is given: the words after the layer's name, its options, the

@@ -16,12 +16,12 @@ public final class Linear: Layer {
     public init(inputWidth: Int, outputWidth: Int, random: RandomGenerator) {
         self.inputWidth = inputWidth
         self.outputWidth = outputWidth
-        weight = Parameter(name: "weight", rows: outputWidth, cols: inputWidth)
+        weight = Parameter(name: "weight", shape: [outputWidth, inputWidth])
         bias = Parameter(name: "bias", count: outputWidth)
-        Initializer.pytorchDefault(weight: weight.value, bias: bias.value, random: random)
+        Initializer.pytorchDefault(weight: weight, bias: bias, random: random)
     }
 
-    public var definition: String { "linear \(inputWidth) \(outputWidth)" }
+    public var spec: Spec { Spec(kind, args: [String(inputWidth), String(outputWidth)]) }
     public var outputShape: [Int] { [outputWidth] }
     public var parameters: [Parameter] { [weight, bias] }
 
@@ -39,14 +39,15 @@ public final class Linear: Layer {
 
     public func backward(_ gy: Tensor) -> Tensor {
         let x = input!, batch = gy.rows
-        // dW[out,in] += gyᵀ[out,B] · x[B,in]   (M=out, N=in, K=B)
+        // dW[out,in] += gyᵀ[out,B] · x[B,in]   (M=out, N=in, K=B); a cleared dW is overwritten.
+        let dW = weight.gradientForWriting()
         BLAS.gemm(transA: true, transB: false, m: outputWidth, n: inputWidth, k: batch,
                   a: gy.data, lda: outputWidth, b: x.data, ldb: inputWidth,
-                  beta: 1, c: weight.grad.data, ldc: inputWidth)
+                  beta: dW.beta, c: dW.tensor.data, ldc: inputWidth)
         // db[out] += Σ_rows gy   (column sums)
         Kernels.addRows(gy.data, rows: batch, outputWidth, into: bias.grad.data)
         guard needsInputGradient else { return gradInput }
-        gradInput.reshape(rows: batch, cols: inputWidth)
+        gradInput.reshape(x.shape)
         // dx[B,in] = gy[B,out] · W[out,in]   (M=B, N=in, K=out)
         BLAS.gemm(transA: false, transB: false, m: batch, n: inputWidth, k: outputWidth,
                   a: gy.data, lda: outputWidth, b: weight.value.data, ldb: inputWidth,

@@ -16,7 +16,7 @@ public final class Softmax: Layer {
         kind = log ? "log_softmax" : "softmax"
     }
 
-    public var definition: String { kind }
+    public var spec: Spec { Spec(kind) }
     public var outputShape: [Int] { shape }
     public var parameters: [Parameter] { [] }
 

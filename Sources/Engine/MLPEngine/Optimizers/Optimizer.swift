@@ -1,4 +1,6 @@
-/// Updates parameters from their gradients, as torch.optim does.
+/// Updates parameters from their gradients, as torch.optim does: an update rule and nothing
+/// else. Gradients are zeroed by whoever runs the step (`Sequential.zeroGradients()`, once per
+/// batch on the flat gradient buffer), never by the optimizer.
 public protocol Optimizer: AnyObject {
     /// The registry name ("sgd").
     var kind: String { get }
@@ -13,7 +15,7 @@ public protocol Optimizer: AnyObject {
 
     /// Binds the optimizer to a model's parameters and clears its state.
     func attach(_ parameters: [Parameter])
-    /// One update from the accumulated gradients, which it then sets to zero.
+    /// One update from the accumulated gradients; the gradients are left as they are.
     func step()
     /// The state a checkpoint needs to resume exactly: name → values (momentum buffers, moments).
     var state: [String: [Float]] { get }
@@ -90,3 +92,14 @@ open class OptimizerBase {
 
 /// Formats a setting for `definition`: "0.005", "0.9".
 public func setting(_ name: String, _ v: Float) -> String { "\(name)=\(v)" }
+
+/// A hyperparameter as the user gave it (a Double, as PyTorch keeps Python floats) and as the
+/// Float kernels use it. Derived values such as 1 − β are computed from `exact` and rounded
+/// once, as PyTorch computes `1 - beta` in Python and casts the result.
+public struct Hyper: Sendable {
+    public let exact: Double
+    public var float: Float { Float(exact) }
+    /// 1 − value, in Double, rounded once.
+    public var complement: Float { Float(1 - exact) }
+    public init(_ exact: Double) { self.exact = exact }
+}

@@ -2,37 +2,37 @@
 /// (b = g at the first step) and g = nesterov ? g + μ·b : b; then w -= lr·g.
 public final class SGD: OptimizerBase, Optimizer {
     public let kind = "sgd"
-    public let momentum: Float, dampening: Float, weightDecay: Float
+    public let momentum: Hyper, dampening: Hyper, weightDecay: Hyper
     public let nesterov: Bool
 
-    public init(lr: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0,
+    public init(lr: Double, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0,
                 nesterov: Bool = false) {
-        self.momentum = momentum
-        self.dampening = dampening
-        self.weightDecay = weightDecay
+        self.momentum = Hyper(momentum)
+        self.dampening = Hyper(dampening)
+        self.weightDecay = Hyper(weightDecay)
         self.nesterov = nesterov
-        super.init(learningRate: lr, stateNames: momentum != 0 ? ["momentum_buffer"] : [])
+        super.init(learningRate: Float(lr), stateNames: momentum != 0 ? ["momentum_buffer"] : [])
     }
 
     public var definition: String {
         var s = "sgd " + setting("lr", baseLearningRate)
-        if momentum != 0 { s += " " + setting("momentum", momentum) }
-        if dampening != 0 { s += " " + setting("dampening", dampening) }
-        if weightDecay != 0 { s += " " + setting("weight_decay", weightDecay) }
+        if momentum.exact != 0 { s += " " + setting("momentum", momentum.float) }
+        if dampening.exact != 0 { s += " " + setting("dampening", dampening.float) }
+        if weightDecay.exact != 0 { s += " " + setting("weight_decay", weightDecay.float) }
         if nesterov { s += " nesterov=true" }
         return s
     }
 
     public func step() {
-        let lr = learningRate, mu = momentum, damp = 1 - dampening, wd = weightDecay
-        let first = steps == 0
+        let lr = learningRate, mu = momentum.float, damp = dampening.complement, wd = weightDecay.float
+        let first = steps == 0, nesterov = nesterov
         let bufs = buffers["momentum_buffer"]
         forEachParameter { w, g, n, index in
             if mu == 0 {
                 if wd == 0 {
                     Parallel.shared.forEachSlice(of: n) { start, count in Kernels.sgdStep(w + start, g + start, lr: lr, count) }
                 } else {
-                    for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]); g[i] = 0 }
+                    for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]) }
                 }
                 return
             }
@@ -42,20 +42,19 @@ public final class SGD: OptimizerBase, Optimizer {
                 b[i] = first ? d : mu * b[i] + damp * d
                 d = nesterov ? d + mu * b[i] : b[i]
                 w[i] -= lr * d
-                g[i] = 0
             }
         }
         steps += 1
     }
 
     static func make(_ o: Options) throws -> Optimizer {
-        let momentum = try o.float("momentum", min: 0)
-        let dampening = try o.float("dampening", min: 0, max: 1)
+        let momentum = try o.double("momentum", min: 0)
+        let dampening = try o.double("dampening", min: 0, max: 1)
         let nesterov = try o.bool("nesterov")
         if nesterov && (momentum <= 0 || dampening != 0) {
             throw EngineError("nesterov=true for 'optim sgd' needs momentum > 0 and dampening=0")
         }
-        return SGD(lr: try o.float("lr", min: 0), momentum: momentum, dampening: dampening,
-                   weightDecay: try o.float("weight_decay", min: 0), nesterov: nesterov)
+        return SGD(lr: try o.double("lr", min: 0), momentum: momentum, dampening: dampening,
+                   weightDecay: try o.double("weight_decay", min: 0), nesterov: nesterov)
     }
 }

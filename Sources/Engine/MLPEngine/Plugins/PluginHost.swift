@@ -2,7 +2,7 @@
 /// compiled into the plugin, not called in the engine) and a plugin built against another
 /// engine is refused.
 @_alwaysEmitIntoClient
-public var engineVersion: String { "0.2.0" }
+public var engineVersion: String { "0.3.0" }
 
 /// The name of the C entry point every plugin library exports:
 ///
@@ -51,14 +51,17 @@ public final class PluginHost {
 public struct RegistryInventory: Equatable {
     public var names: [String: [String]]
 
+    /// The kinds' keys, in the registries' order.
+    public let kinds: [String]
+
     public init(_ r: Registries) {
-        names = ["layer": r.layers.names, "loss": r.losses.names, "optimizer": r.optimizers.names,
-                 "dataset": r.datasets.names, "schedule": r.schedules.names, "init": r.initializers.names]
+        kinds = r.all.map(\.key)
+        names = Dictionary(uniqueKeysWithValues: r.all.map { ($0.key, $0.names) })
     }
 
     /// What `after` has that `self` had not, by kind (kinds with nothing new left out).
     public func added(in after: RegistryInventory) -> [(kind: String, names: [String])] {
-        ["layer", "loss", "optimizer", "dataset", "schedule", "init"].compactMap { kind in
+        after.kinds.compactMap { kind in
             let old = Set(names[kind] ?? [])
             let new = (after.names[kind] ?? []).filter { !old.contains($0) }
             return new.isEmpty ? nil : (kind, new)
@@ -68,16 +71,8 @@ public struct RegistryInventory: Equatable {
     /// Unregisters everything `after` added, leaving the registries as `self` found them.
     public func rollBack(_ r: Registries, from after: RegistryInventory) {
         for (kind, names) in added(in: after) {
-            for name in names {
-                switch kind {
-                case "layer": r.layers.unregister(name)
-                case "loss": r.losses.unregister(name)
-                case "optimizer": r.optimizers.unregister(name)
-                case "dataset": r.datasets.unregister(name)
-                case "schedule": r.schedules.unregister(name)
-                default: r.initializers.unregister(name)
-                }
-            }
+            guard let registry = r.kind(key: kind) else { continue }
+            for name in names { registry.unregister(name) }
         }
     }
 }

@@ -47,10 +47,11 @@ public struct RandomSource: Sendable, Equatable {
         return y
     }
 
-    /// A float uniform in [from, to): 24 random bits, as PyTorch's `uniform_` on float tensors.
+    /// A float uniform in [from, to): 24 random bits, as PyTorch's `uniform_` on float tensors,
+    /// which computes x·(to − from) + from with one rounding (a fused multiply-add).
     public mutating func uniform(_ from: Float = 0, _ to: Float = 1) -> Float {
         let x = Float(next32() & 0xff_ffff) * (1.0 / 16_777_216.0)
-        return x * (to - from) + from
+        return from.addingProduct(x, to - from)
     }
 
     /// A double uniform in [0, 1) with 53 random bits.

@@ -104,9 +104,9 @@ extension Registries {
 
     private func registerBuiltinInits() throws {
         let bias = OptionSpec("bias", "zero", "what the biases become: zero, or keep")
-        func biasRule(_ o: Options) throws -> (Tensor) -> Void {
+        func biasRule(_ o: Options) throws -> (Parameter?) -> Void {
             switch o.string("bias") {
-            case "zero": return { $0.fill(0) }
+            case "zero": return { $0?.value.fill(0) }
             case "keep": return { _ in }
             case let other: throw EngineError("bias=\(other) for 'init' is not zero or keep")
             }

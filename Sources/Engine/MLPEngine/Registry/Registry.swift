@@ -1,39 +1,42 @@
 /// One registered name: what `help NAME` shows and the factory that makes the thing.
+@dynamicMemberLookup
 public struct RegistryEntry<Factory> {
-    public let name: String
-    /// One line for listings.
-    public let summary: String
-    /// The words after the name ("[IN] OUT"), empty when it takes none.
-    public let usage: String
-    public let options: [OptionSpec]
-    /// More text for `help NAME`: the formula, caveats.
-    public let details: String
-    public let example: String
+    /// The text: name, summary, usage, options, details, example.
+    public let help: RegistryHelp
     public let make: Factory
 
     public init(name: String, summary: String, usage: String = "", options: [OptionSpec] = [],
                 details: String = "", example: String = "", make: Factory) {
-        self.name = name
-        self.summary = summary
-        self.usage = usage
-        self.options = options
-        self.details = details
-        self.example = example
+        help = RegistryHelp(name: name, summary: summary, usage: usage, options: options, details: details, example: example)
         self.make = make
     }
+
+    public subscript<T>(dynamicMember path: KeyPath<RegistryHelp, T>) -> T { help[keyPath: path] }
 }
 
 /// A map from name to entry for one kind of thing (layer, loss, ...), in the manner of
 /// Caffe's layer factory: registering a name twice is an error, and an unknown name fails
 /// with the known ones and the nearest match.
-public final class Registry<Factory> {
+public final class Registry<Factory>: RegistryKind {
     /// "layer", "loss", ...: for messages.
     public let kind: String
+    public let key: String
+    public let title: String
+    public let command: String
     private var entries: [String: RegistryEntry<Factory>] = [:]
     /// Names in registration order, for listings.
     public private(set) var names: [String] = []
 
-    public init(kind: String) { self.kind = kind }
+    /// `kind` for messages ("init scheme"), `key` for listings ("init"), `title` for help
+    /// ("Inits"), `command` the words that use an entry ("init"; empty for layers).
+    public init(kind: String, key: String? = nil, title: String? = nil, command: String = "") {
+        self.kind = kind
+        self.key = key ?? kind
+        self.title = title ?? kind.prefix(1).uppercased() + kind.dropFirst() + "s"
+        self.command = command
+    }
+
+    public func help(_ name: String) -> RegistryHelp? { entries[name]?.help }
 
     public func register(_ entry: RegistryEntry<Factory>) throws {
         guard entries[entry.name] == nil else {
@@ -62,6 +65,31 @@ public final class Registry<Factory> {
     public var all: [RegistryEntry<Factory>] { names.compactMap { entries[$0] } }
 }
 
+/// What every registry offers without its factory type: names, help, and removal.
+public protocol RegistryKind: AnyObject {
+    var kind: String { get }
+    var key: String { get }
+    var title: String { get }
+    var command: String { get }
+    var names: [String] { get }
+    func contains(_ name: String) -> Bool
+    func unregister(_ name: String)
+    func help(_ name: String) -> RegistryHelp?
+}
+
+/// An entry's text for `help NAME` and completion.
+public struct RegistryHelp {
+    public let name: String
+    /// One line for listings.
+    public let summary: String
+    /// The words after the name ("[IN] OUT"), empty when it takes none.
+    public let usage: String
+    public let options: [OptionSpec]
+    /// More text for `help NAME`: the formula, caveats.
+    public let details: String
+    public let example: String
+}
+
 func isValidName(_ s: String) -> Bool {
     guard let first = s.unicodeScalars.first, first.properties.isAlphabetic else { return false }
     return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
@@ -78,13 +106,25 @@ public typealias InitFactory = (Options) throws -> InitScheme
 /// a plugin's entry point is handed the same object and calls the same `register`.
 public final class Registries {
     public let layers = Registry<LayerFactory>(kind: "layer")
-    public let losses = Registry<LossFactory>(kind: "loss")
-    public let optimizers = Registry<OptimizerFactory>(kind: "optimizer")
-    public let datasets = Registry<DatasetFactory>(kind: "dataset")
-    public let schedules = Registry<ScheduleFactory>(kind: "schedule")
-    public let initializers = Registry<InitFactory>(kind: "init scheme")
+    public let losses = Registry<LossFactory>(kind: "loss", title: "Losses", command: "loss")
+    public let optimizers = Registry<OptimizerFactory>(kind: "optimizer", command: "optim")
+    public let datasets = Registry<DatasetFactory>(kind: "dataset", command: "data NAME")
+    public let schedules = Registry<ScheduleFactory>(kind: "schedule", command: "schedule")
+    public let initializers = Registry<InitFactory>(kind: "init scheme", key: "init", title: "Inits", command: "init")
 
     public init() {}
+
+    /// Every kind, in the order help lists them: the one list that names them. Help,
+    /// completion, `plugin list` and plugin rollback walk it.
+    public var all: [RegistryKind] { [layers, losses, optimizers, datasets, schedules, initializers] }
+
+    /// The registry whose entries the command `name` takes (loss → losses, data → datasets).
+    public func kind(forCommand name: String) -> RegistryKind? {
+        all.first { !$0.command.isEmpty && $0.command.split(separator: " ").first.map(String.init) == name }
+    }
+
+    /// The registry with listing key `key` ("layer", "init").
+    public func kind(key: String) -> RegistryKind? { all.first { $0.key == key } }
 
     nonisolated(unsafe) public static let shared: Registries = {
         let r = Registries()

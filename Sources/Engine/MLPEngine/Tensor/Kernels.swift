@@ -55,16 +55,15 @@ public enum Kernels {
         }
     }
 
-    /// w[i] -= lr * g[i]; g[i] = 0
-    public static func sgdStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, lr: Float, _ n: Int) {
+    /// w[i] -= lr * g[i]
+    public static func sgdStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, lr: Float, _ n: Int) {
         var i = 0
-        let l = V(repeating: lr), zero = V(repeating: 0)
+        let l = V(repeating: lr)
         while i + 8 <= n {
             store(load(w, i) - l * load(g, i), w, i)
-            store(zero, g, i)
             i += 8
         }
-        while i < n { w[i] -= lr * g[i]; g[i] = 0; i += 1 }
+        while i < n { w[i] -= lr * g[i]; i += 1 }
     }
 
     /// y[i] = Float(x[i]) / 255, as torchvision's ToTensor scales bytes. (The compiler

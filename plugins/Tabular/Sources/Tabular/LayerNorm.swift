@@ -26,12 +26,12 @@ final class LayerNorm: Layer {
         bias.value.fill(0)
     }
 
-    var definition: String { "layer_norm eps=\(eps)" }
+    var spec: Spec { Spec(kind, options: [("eps", "\(eps)")]) }
     var outputShape: [Int] { [width] }
     var parameters: [Parameter] { [weight, bias] }
 
     func forward(_ x: Tensor) -> Tensor {
-        output.reshape(rows: x.rows, cols: x.cols)
+        output.reshape(x.shape)
         normalized.reshape(rows: x.rows, cols: x.cols)
         inverseStd = [Float](repeating: 0, count: x.rows)
         let n = width, w = weight.value.data, b = bias.value.data
@@ -55,7 +55,7 @@ final class LayerNorm: Layer {
 
     /// dx = (1/σ) · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)) with ĝ = dy ⊙ weight.
     func backward(_ gy: Tensor) -> Tensor {
-        gradInput.reshape(rows: gy.rows, cols: gy.cols)
+        gradInput.reshape(gy.shape)
         let n = width, w = weight.value.data, gw = weight.grad.data, gb = bias.grad.data
         for r in 0..<gy.rows {
             let dy = gy.row(r), xh = normalized.row(r), dx = gradInput.row(r)

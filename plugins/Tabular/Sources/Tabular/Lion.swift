@@ -4,38 +4,38 @@ import MLPEngine
 /// m = β2·m + (1 − β2)·g. One buffer a parameter; lr is usually 3-10× smaller than Adam's.
 final class Lion: OptimizerBase, Optimizer {
     let kind = "lion"
-    let beta1: Float, beta2: Float, weightDecay: Float
+    let beta1: Hyper, beta2: Hyper, weightDecay: Hyper
 
-    init(lr: Float, beta1: Float, beta2: Float, weightDecay: Float) {
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.weightDecay = weightDecay
-        super.init(learningRate: lr, stateNames: ["exp_avg"])
+    init(lr: Double, beta1: Double, beta2: Double, weightDecay: Double) {
+        self.beta1 = Hyper(beta1)
+        self.beta2 = Hyper(beta2)
+        self.weightDecay = Hyper(weightDecay)
+        super.init(learningRate: Float(lr), stateNames: ["exp_avg"])
     }
 
     var definition: String {
-        "lion " + [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
-                   setting("weight_decay", weightDecay)].joined(separator: " ")
+        "lion " + [setting("lr", baseLearningRate), setting("beta1", beta1.float), setting("beta2", beta2.float),
+                   setting("weight_decay", weightDecay.float)].joined(separator: " ")
     }
 
     func step() {
-        let lr = learningRate, b1 = beta1, b2 = beta2, wd = weightDecay
+        let lr = learningRate, b1 = beta1.float, b2 = beta2.float, wd = weightDecay.float
+        let oneMinusB1 = beta1.complement, oneMinusB2 = beta2.complement
         let moments = buffers["exp_avg"]!
         forEachParameter { w, g, n, index in
             let m = moments[index]
             for i in 0..<n {
-                let c = b1 * m[i] + (1 - b1) * g[i]
+                let c = b1 * m[i] + oneMinusB1 * g[i]
                 let sign: Float = c > 0 ? 1 : (c < 0 ? -1 : 0)
                 w[i] -= lr * (sign + wd * w[i])
-                m[i] = b2 * m[i] + (1 - b2) * g[i]
-                g[i] = 0
+                m[i] = b2 * m[i] + oneMinusB2 * g[i]
             }
         }
         steps += 1
     }
 
     static func make(_ o: Options) throws -> Optimizer {
-        Lion(lr: try o.float("lr", min: 0), beta1: try o.float("beta1", min: 0, max: 1, maxExclusive: true),
-             beta2: try o.float("beta2", min: 0, max: 1, maxExclusive: true), weightDecay: try o.float("weight_decay", min: 0))
+        Lion(lr: try o.double("lr", min: 0), beta1: try o.double("beta1", min: 0, max: 1, maxExclusive: true),
+             beta2: try o.double("beta2", min: 0, max: 1, maxExclusive: true), weightDecay: try o.double("weight_decay", min: 0))
     }
 }

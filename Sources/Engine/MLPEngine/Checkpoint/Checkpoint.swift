@@ -1,0 +1,258 @@
+import Foundation
+
+/// A model and what training it needs, as one safetensors file: the parameters and buffers
+/// named as nn.Sequential's state_dict names them, and in `__metadata__` the model described
+/// as data (`mlpsh.layers`: a JSON list of `{"layer", "args", "options"}`), its text for
+/// people (`mlpsh.model`), the history, and optionally the loss, optimizer and its state,
+/// schedule and random state, so that training goes on exactly.
+///
+/// Loading never runs text: every component is rebuilt from its spec by its registry, and
+/// the whole file is checked (and every component built) before anything is handed back.
+public struct Checkpoint {
+    public let model: Sequential
+    public let loss: Loss?
+    public let optimizer: Optimizer?
+    public let schedule: Schedule?
+    public let history: [EpochResult]?
+    public let randomState: RandomSource?
+    /// Whether `model` was built from the file (true) or is the one the caller passed (false).
+    public let isNewModel: Bool
+    /// Values to copy into the model's parameters and buffers: `commit` does it.
+    private let pending: [(Destination, SafeTensors.Entry)]
+
+    private enum Destination {
+        case parameter(Parameter)
+        case buffer(Buffer)
+    }
+
+    /// Prefix of the tensors and metadata that are mlpsh's own, not the state_dict's.
+    public static let prefix = "mlpsh."
+
+    // MARK: - Saving
+
+    /// The file for a model, its history and, with `training`, the optimizer (required then),
+    /// its state, the loss, the schedule and the random state.
+    public static func file(model: Sequential, history: [EpochResult], loss: Loss?, optimizer: Optimizer?,
+                            schedule: Schedule, random: RandomGenerator, training: Bool, version: String) throws -> SafeTensors {
+        var entries: [SafeTensors.Entry] = model.namedParameters.map { name, p in
+            SafeTensors.Entry(name: name, shape: p.shape, floats: p.value.array)
+        }
+        for (name, b) in model.namedBuffers {
+            switch b.values {
+            case .f32(let t): entries.append(SafeTensors.Entry(name: name, shape: b.shape, floats: t.array))
+            case .i64(let v): entries.append(SafeTensors.Entry(name: name, shape: b.shape, int64s: v))
+            }
+        }
+        var meta: [String: String] = [
+            "format": "pt",
+            "mlpsh.version": version,
+            "mlpsh.layers": try layersJSON(model.specs),
+            "mlpsh.model": model.definition,
+            "mlpsh.input_shape": model.inputShape.map(String.init).joined(separator: ","),
+            "mlpsh.seed": String(random.seed),
+            "mlpsh.history": HistoryCoding.json(history),
+        ]
+        if training {
+            guard let optimizer else { throw EngineError("optimizer=true but no optimizer is chosen") }
+            meta["mlpsh.optimizer"] = optimizer.definition
+            meta["mlpsh.optimizer_steps"] = String(optimizer.steps)
+            meta["mlpsh.schedule"] = schedule.definition
+            meta["mlpsh.epochs"] = String(history.count)
+            if let loss { meta["mlpsh.loss"] = loss.definition }
+            for (name, values) in optimizer.state.sorted(by: { $0.key < $1.key }) {
+                entries.append(SafeTensors.Entry(name: prefix + "optimizer." + name, shape: [values.count], floats: values))
+            }
+            let rng = random.source
+            entries.append(SafeTensors.Entry(name: prefix + "random_state", shape: [rng.state.count], uint32s: rng.state))
+            meta["mlpsh.random_index"] = String(rng.index)
+        }
+        return SafeTensors(entries: entries, metadata: meta)
+    }
+
+    /// The model's description as `mlpsh.layers` holds it.
+    public static func layersJSON(_ specs: [Spec]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.userInfo[Spec.nameIsLayer] = true
+        return String(decoding: try encoder.encode(specs), as: UTF8.self)
+    }
+
+    // MARK: - Loading
+
+    /// Reads `file` (named `name` in messages) and builds everything it holds. With `model`,
+    /// the file's tensors must match that model's names, shapes and dtypes; without, the model
+    /// is built from the file's description, on `dataShape` when the file does not say its
+    /// input shape. Throws, naming the file, when anything is wrong; `random` is then as it was.
+    public static func read(_ file: SafeTensors, name: String, into model: Sequential?, dataShape: [Int]?,
+                            registries: Registries = .shared, random: RandomGenerator) throws -> Checkpoint {
+        let savedRandom = random.source
+        do {
+            return try build(file, name: name, into: model, dataShape: dataShape, registries: registries, random: random)
+        } catch {
+            random.source = savedRandom
+            throw error
+        }
+    }
+
+    /// Reads and builds the file at `path`.
+    public static func load(path: String, into model: Sequential?, dataShape: [Int]?,
+                            registries: Registries = .shared, random: RandomGenerator) throws -> Checkpoint {
+        try read(try SafeTensors(path: path), name: path, into: model, dataShape: dataShape, registries: registries, random: random)
+    }
+
+    private static func build(_ file: SafeTensors, name: String, into current: Sequential?, dataShape: [Int]?,
+                              registries: Registries, random: RandomGenerator) throws -> Checkpoint {
+        let meta = file.metadata
+        let history = try meta["mlpsh.history"].map { try HistoryCoding.parse($0, name: name) }
+        // Every component is parsed as data and built before the model is touched.
+        let loss = try meta["mlpsh.loss"].map { text -> Loss in
+            let spec = try componentSpec(text, key: "mlpsh.loss", name: name)
+            let entry = try rebuilding(name) { try registries.losses.lookup(spec.name) }
+            return try rebuilding(name) { try entry.make(try Options(spec.optionValues, specs: entry.options, owner: "loss \(spec.name)")) }
+        }
+        let schedule = try meta["mlpsh.schedule"].map { text -> Schedule in
+            let spec = try componentSpec(text, key: "mlpsh.schedule", name: name)
+            let entry = try rebuilding(name) { try registries.schedules.lookup(spec.name) }
+            return try rebuilding(name) { try entry.make(try Options(spec.optionValues, specs: entry.options, owner: "schedule \(spec.name)")) }
+        }
+        let optimizer = try meta["mlpsh.optimizer"].map { text -> Optimizer in
+            let spec = try componentSpec(text, key: "mlpsh.optimizer", name: name)
+            let entry = try rebuilding(name) { try registries.optimizers.lookup(spec.name) }
+            return try rebuilding(name) { try entry.make(try Options(spec.optionValues, specs: entry.options, owner: "optim \(spec.name)")) }
+        }
+        var randomState: RandomSource?
+        if let r = file.entry(prefix + "random_state"), let index = meta["mlpsh.random_index"].flatMap(Int.init) {
+            guard r.dtype == "U32", let source = RandomSource(state: r.uint32s, index: index) else {
+                throw EngineError("\(name): the saved random state is malformed")
+            }
+            randomState = source
+        }
+
+        let model: Sequential
+        if let current {
+            model = current
+        } else {
+            guard let specs = try modelSpecs(meta, name: name) else {
+                throw EngineError("\(name) has no mlpsh model definition: define the model first, then load")
+            }
+            let shape = try inputShape(meta, name: name) ?? dataShape
+            do {
+                model = try Sequential.build(specs, inputShape: shape, registries: registries, random: random)
+            } catch let e as LayerBuildError {
+                let hint = e.message.hasPrefix("unknown") ? " (if it comes from a plugin, 'plugin load' it first)" : ""
+                throw EngineError("\(name): its metadata does not rebuild: layer \(e.index) (\(specs[e.index].text)): \(e.message)\(hint)")
+            }
+        }
+
+        // The tensors: every parameter and buffer present, with its shape and dtype; nothing extra.
+        var pending: [(Destination, SafeTensors.Entry)] = []
+        for (pname, p) in model.namedParameters {
+            let e = try tensor(file, pname, shape: p.shape, dtype: "F32", what: "the model's \(p.name) of layer \(pname.split(separator: ".")[0])", name: name)
+            pending.append((.parameter(p), e))
+        }
+        for (bname, b) in model.namedBuffers {
+            let e = try tensor(file, bname, shape: b.shape, dtype: b.dtype, what: "the buffer \(b.name) of layer \(bname.split(separator: ".")[0])", name: name)
+            pending.append((.buffer(b), e))
+        }
+        let known = Set(pending.map(\.1.name))
+        if let extra = file.entries.first(where: { !known.contains($0.name) && !$0.name.hasPrefix(prefix) }) {
+            throw EngineError("\(name): tensor '\(extra.name)' matches nothing in the model")
+        }
+        if let optimizer {
+            optimizer.attach(model.parameters)
+            var state: [String: [Float]] = [:]
+            for e in file.entries where e.name.hasPrefix(prefix + "optimizer.") {
+                guard e.dtype == "F32" else { throw EngineError("\(name): tensor '\(e.name)' is \(e.dtype), expected F32") }
+                state[String(e.name.dropFirst((prefix + "optimizer.").count))] = e.floats
+            }
+            let steps = try meta["mlpsh.optimizer_steps"].map { text -> Int in
+                guard let n = Int(text), n >= 0 else { throw EngineError("\(name): mlpsh.optimizer_steps is not a count") }
+                return n
+            } ?? 0
+            do { try optimizer.restore(state: state, steps: steps) } catch let e as EngineError { throw EngineError("\(name): \(e.message)") }
+        }
+        return Checkpoint(model: model, loss: loss, optimizer: optimizer, schedule: schedule, history: history,
+                          randomState: randomState, isNewModel: current == nil, pending: pending)
+    }
+
+    /// Copies the file's values into the model's parameters and buffers. Cannot fail: every
+    /// shape and dtype was checked by `read`.
+    public func commit() {
+        for (destination, e) in pending {
+            switch destination {
+            case .parameter(let p):
+                let values = e.floats
+                values.withUnsafeBufferPointer { p.value.data.update(from: $0.baseAddress!, count: values.count) }
+            case .buffer(let b):
+                switch b.values {
+                case .f32(let t):
+                    let values = e.floats
+                    values.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: values.count) }
+                case .i64: b.values = .i64(e.int64s)
+                }
+            }
+        }
+    }
+
+    private static func tensor(_ file: SafeTensors, _ tname: String, shape: [Int], dtype: String, what: String,
+                               name: String) throws -> SafeTensors.Entry {
+        guard let e = file.entry(tname) else { throw EngineError("\(name) has no tensor '\(tname)' for \(what)") }
+        guard e.dtype == dtype else { throw EngineError("\(name): tensor '\(tname)' is \(e.dtype), expected \(dtype)") }
+        guard e.shape == shape else { throw EngineError("\(name): tensor '\(tname)' has shape \(e.shape), the model expects \(shape)") }
+        return e
+    }
+
+    /// The model's layers: from `mlpsh.layers` (JSON), or, in files written before it, from
+    /// the lines of `mlpsh.model`, each read as data. When both are present they must agree.
+    static func modelSpecs(_ meta: [String: String], name: String) throws -> [Spec]? {
+        let text = meta["mlpsh.model"]
+        let fromText = try text.map { t in
+            try t.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { i, line in
+                try Spec(parsing: String(line), what: "\(name): line \(i + 1) of mlpsh.model")
+            }
+        }
+        guard let json = meta["mlpsh.layers"] else { return fromText }
+        guard let specs = try? JSONDecoder().decode([Spec].self, from: Data(json.utf8)) else {
+            throw EngineError("\(name): mlpsh.layers in the metadata is not a list of layers")
+        }
+        for (i, spec) in specs.enumerated() {
+            // The same rules as text: names are names, and no value can hide a statement.
+            _ = try Spec(parsing: spec.text, what: "\(name): layer \(i) of mlpsh.layers")
+            if spec.args.contains(where: { $0.contains("=") || $0.isEmpty }) || spec.options.contains(where: { $0.value.isEmpty }) {
+                throw EngineError("\(name): layer \(i) of mlpsh.layers has an empty or malformed word")
+            }
+        }
+        if let fromText, fromText != specs {
+            throw EngineError("\(name): mlpsh.model and mlpsh.layers describe different models; the file is refused")
+        }
+        return specs
+    }
+
+    /// A loss, optimizer or schedule as its metadata text gives it: a name and options.
+    static func componentSpec(_ text: String, key: String, name: String) throws -> Spec {
+        let spec = try Spec(parsing: text, what: "\(name): \(key)")
+        guard spec.args.isEmpty else { throw EngineError("\(name): \(key) holds '\(spec.args[0])', which is not KEY=VALUE") }
+        return spec
+    }
+
+    static func inputShape(_ meta: [String: String], name: String) throws -> [Int]? {
+        guard let text = meta["mlpsh.input_shape"], !text.isEmpty else { return nil }
+        let dims = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard dims.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= 1 << 24 }), dims.count <= 8 else {
+            throw EngineError("\(name): mlpsh.input_shape '\(text)' is not a shape")
+        }
+        let shape = dims.map { $0! }
+        let (_, overflow) = shape.reduce((1, false)) { acc, d in
+            let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+            return (p, acc.1 || o || p > 1 << 24)
+        }
+        guard !overflow else { throw EngineError("\(name): mlpsh.input_shape '\(text)' is too large") }
+        return shape
+    }
+
+    private static func rebuilding<T>(_ name: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as EngineError {
+            let hint = e.message.hasPrefix("unknown") ? " (if it comes from a plugin, 'plugin load' it first)" : ""
+            throw EngineError("\(name): its metadata does not rebuild: \(e.message)\(hint)")
+        }
+    }
+}
