@@ -31,6 +31,16 @@ public enum MNISTLoader {
         return nil
     }
 
+    /// Loads one split of `name` ("mnist" or "fashion_mnist") for use from Swift: `path` is
+    /// the folder (else the search path), `limit` keeps the first samples.
+    public static func load(name: String = "mnist", split: String, path: String? = nil, limit: Int? = nil) throws -> Dataset {
+        var values = ["split": split]
+        if let path { values["path"] = path }
+        if let limit { values["limit"] = String(limit) }
+        let entry = try Registries.shared.datasets.lookup(name)
+        return try load(name: name, options: try Options(values, specs: entry.options, owner: name))
+    }
+
     public static func load(name: String, options o: Options) throws -> Dataset {
         let split = o.string("split")
         guard split == "train" || split == "test" else {

@@ -13,6 +13,8 @@ public protocol Optimizer: AnyObject {
     /// Steps taken since `attach`.
     var steps: Int { get }
 
+    /// The parameters `attach` bound it to.
+    var parameters: [Parameter] { get }
     /// Binds the optimizer to a model's parameters and clears its state.
     func attach(_ parameters: [Parameter])
     /// One update from the accumulated gradients; the gradients are left as they are.

@@ -29,6 +29,14 @@ public final class Trainer {
         self.schedule = schedule
         self.history = history
         self.random = random
+        // An optimizer bound to other parameters (or none) is bound to this model's; one
+        // already bound to them keeps its state (momentum, moments).
+        if let optimizer {
+            let mine = model.parameters
+            if optimizer.parameters.count != mine.count || !zip(optimizer.parameters, mine).allSatisfy({ $0 === $1 }) {
+                optimizer.attach(mine)
+            }
+        }
     }
 
     /// Checks that `data` fits the model: its sample size and its number of classes.

@@ -1,0 +1,51 @@
+// Examples/mnist_mlp.mlp written against MLPEngine, without the shell: the same seed, data,
+// model, loss, optimizer and loop, so it prints the same epoch lines as
+// `mlpsh Examples/mnist_mlp.mlp`.
+//
+//     swift run -c release train-mnist [--epochs N] [--limit N] [--data DIR] [--save FILE]
+//
+// MNIST is found as mlpsh finds it: --data DIR, else $MLPSH_DATA/mnist, else ./data/mnist.
+import Foundation
+import MLPEngine
+
+var epochs = 50, limit: Int?, data: String?, save: String?
+var arguments = CommandLine.arguments.dropFirst()
+while let flag = arguments.popFirst() {
+    guard let value = arguments.popFirst() else { fatalError("\(flag) needs a value") }
+    switch flag {
+    case "--epochs": epochs = Int(value) ?? epochs
+    case "--limit": limit = Int(value)
+    case "--data": data = value
+    case "--save": save = value
+    default: fatalError("unknown option \(flag): expected --epochs, --limit, --data or --save")
+    }
+}
+
+do {
+    // seed 0; data train mnist split=train; data test mnist split=test
+    let random = RandomGenerator(seed: 0)
+    let train = try MNISTLoader.load(split: "train", path: data, limit: limit)
+    let test = try MNISTLoader.load(split: "test", path: data, limit: limit)
+
+    // model: linear 784 120, relu, linear 120 84, relu, linear 84 10
+    let model = Sequential(layers: [
+        Linear(inputWidth: 784, outputWidth: 120, random: random), ReLU(shape: [120]),
+        Linear(inputWidth: 120, outputWidth: 84, random: random), ReLU(shape: [84]),
+        Linear(inputWidth: 84, outputWidth: 10, random: random),
+    ], inputShape: train.sampleShape)
+
+    // loss cross_entropy; optim sgd lr=0.005; train epochs=50 batch=64 shuffle=true
+    let trainer = Trainer(model: model, loss: CrossEntropy(), optimizer: SGD(lr: 0.005), random: random)
+    trainer.hooks.epochEnded = { print($0.line) }
+    try trainer.fit(train, test: test, epochs: epochs, batch: 64, shuffle: true)
+    print("Done")
+
+    // save mnist_mlp.safetensors: weights PyTorch reads, the model as data, the history.
+    if let save {
+        try Checkpoint.file(model: model, history: trainer.history, loss: trainer.loss, optimizer: trainer.optimizer,
+                            schedule: trainer.schedule, random: random, training: false, version: "SwiftAPI").write(to: save)
+    }
+} catch {
+    FileHandle.standardError.write("train-mnist: \(error)\n".data(using: .utf8)!)
+    exit(1)
+}
