@@ -214,3 +214,54 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(try schedule("none", [:]).rate(7, 0.1), 0.1)
     }
 }
+
+/// 1 − α, 1 − β and 1 − dampening are computed in Double from the values as given and rounded
+/// once, as PyTorch computes them in Python. The references are torch.optim (2.15, float32,
+/// foreach=False) on w0 = [1, -2] with the gradients of `OptimizerTests`; with α = 0.9999 the
+/// first RMSprop step cancels almost all of w[0], so a rounding of 1 − α shows at once.
+final class OptimizerRoundingTests: XCTestCase {
+    private let gradients: [[Float]] = [[0.5, -0.2], [-0.3, 0.4], [0.1, 0.1]]
+
+    private func trace(_ name: String, _ options: [String: String]) throws -> [[Float]] {
+        let entry = try Registries.shared.optimizers.lookup(name)
+        let optimizer = try entry.make(try Options(options, specs: entry.options, owner: name))
+        let p = Parameter(name: "weight", shape: [2])
+        p.value.data[0] = 1
+        p.value.data[1] = -2
+        optimizer.attach([p])
+        return gradients.map { g in
+            p.grad.data[0] = g[0]
+            p.grad.data[1] = g[1]
+            optimizer.step()
+            return p.value.array
+        }
+    }
+
+    private func assertClose(_ actual: [[Float]], _ torch: [[UInt32]], relative: Float, file: StaticString = #filePath, line: UInt = #line) {
+        for (t, (a, e)) in zip(actual, torch).enumerated() {
+            for i in 0..<2 {
+                let expected = Float(bitPattern: e[i])
+                XCTAssertLessThanOrEqual(abs(a[i] - expected), relative * max(abs(expected), 1e-6),
+                                         "step \(t + 1), w[\(i)]: \(a[i]) vs torch \(expected)", file: file, line: line)
+            }
+        }
+    }
+
+    func testRMSpropWithAlphaNearOneFollowsTorch() throws {
+        let torch: [[UInt32]] = [[0x3604_0000, 0xbf80_002a], [0x3f03_b74f, 0xbff2_7cfc], [0x3eb0_e192, 0xc007_35f9]]
+        // With 1 − α rounded from Float(0.9999), w[0] after step 1 is off by about 8.6e-4.
+        assertClose(try trace("rmsprop", ["lr": "0.01", "alpha": "0.9999"]), torch, relative: 2e-3)
+        let w0 = try trace("rmsprop", ["lr": "0.01", "alpha": "0.9999"])[0][0]
+        XCTAssertLessThan(abs(w0 - Float(bitPattern: 0x3604_0000)), 2e-8, "the cancelled step: \(w0)")
+    }
+
+    func testAdamBetasFollowTorch() throws {
+        let torch: [[UInt32]] = [[0x3f66_6666, 0xbff3_3333], [0x3f62_f358, 0xbff8_98cc], [0x3f5d_6bdd, 0xbffe_62f7]]
+        assertClose(try trace("adam", ["lr": "0.1", "beta1": "0.8", "beta2": "0.9999"]), torch, relative: 1e-6)
+    }
+
+    func testSGDDampeningFollowsTorch() throws {
+        let torch: [[UInt32]] = [[0x3f73_3333, 0xbffd_70a4], [0x3f6d_0e56, 0xbffe_b852], [0x3f65_bc02, 0xc000_624e]]
+        assertClose(try trace("sgd", ["lr": "0.1", "momentum": "0.9", "dampening": "0.3"]), torch, relative: 1e-6)
+    }
+}

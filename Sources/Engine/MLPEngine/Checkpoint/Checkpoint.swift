@@ -72,6 +72,7 @@ public struct Checkpoint {
     /// The model's description as `mlpsh.layers` holds it.
     public static func layersJSON(_ specs: [Spec]) throws -> String {
         let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         encoder.userInfo[Spec.nameIsLayer] = true
         return String(decoding: try encoder.encode(specs), as: UTF8.self)
     }
@@ -127,11 +128,18 @@ public struct Checkpoint {
             randomState = source
         }
 
+        // The description is checked even when it is not used (loading into a defined model):
+        // a file that could not be trusted to rebuild is refused whole.
+        let described = try modelSpecs(meta, name: name)
+        if let described, let bad = described.first(where: { !registries.layers.contains($0.name) }) {
+            let hint = " (if it comes from a plugin, 'plugin load' it first)"
+            throw EngineError("\(name): its metadata does not rebuild: unknown layer '\(bad.name)'\(hint)")
+        }
         let model: Sequential
         if let current {
             model = current
         } else {
-            guard let specs = try modelSpecs(meta, name: name) else {
+            guard let specs = described else {
                 throw EngineError("\(name) has no mlpsh model definition: define the model first, then load")
             }
             let shape = try inputShape(meta, name: name) ?? dataShape
@@ -215,10 +223,10 @@ public struct Checkpoint {
             throw EngineError("\(name): mlpsh.layers in the metadata is not a list of layers")
         }
         for (i, spec) in specs.enumerated() {
-            // The same rules as text: names are names, and no value can hide a statement.
-            _ = try Spec(parsing: spec.text, what: "\(name): layer \(i) of mlpsh.layers")
-            if spec.args.contains(where: { $0.contains("=") || $0.isEmpty }) || spec.options.contains(where: { $0.value.isEmpty }) {
-                throw EngineError("\(name): layer \(i) of mlpsh.layers has an empty or malformed word")
+            // The same rules as text, and each word one word: its text must read back as itself.
+            let what = "\(name): layer \(i) of mlpsh.layers"
+            guard try Spec(parsing: spec.text, what: what) == spec else {
+                throw EngineError("\(what) has a word with spaces, tabs or '=' in it, or an empty one")
             }
         }
         if let fromText, fromText != specs {
