@@ -180,7 +180,7 @@ final class ResultTests: FolderTestCase {
         // The same image as a PNG, drawn dark on light at twice the size: inverted and resized back.
         let test = try MNISTLoader.load(name: "mnist", options: Options(["split": "test", "limit": "1", "path": ScriptTests.mnistFolder],
                                                                          specs: [OptionSpec("split", "train", ""), OptionSpec("limit", "", ""), OptionSpec("path", "", "")], owner: "t")) as! ByteImageDataset
-        let digit = GreyImage(width: 28, height: 28, pixels: Array(test.images.prefix(784)))
+        let digit = GreyImage(width: 28, height: 28, pixels: Array(test.image(0)))
         var big = [UInt8](repeating: 0, count: 56 * 56)
         for y in 0..<56 { for x in 0..<56 { big[y * 56 + x] = 255 - digit.pixels[(y / 2) * 28 + x / 2] } }
         let png = path("seven.png")

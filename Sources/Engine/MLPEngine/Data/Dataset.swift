@@ -29,7 +29,8 @@ public final class ByteImageDataset: Dataset {
     public let summary: String
     public let sampleShape: [Int]
     public let classNames: [String]
-    public let images: [UInt8]
+    /// The images, one after another, as the file holds them (on huge pages when possible).
+    private let pixels: HugePageBytes
     public let labels: [UInt8]
     private let width: Int
 
@@ -37,9 +38,14 @@ public final class ByteImageDataset: Dataset {
         self.summary = summary
         self.sampleShape = sampleShape
         self.classNames = classNames
-        self.images = images
+        pixels = HugePageBytes(images)
         self.labels = labels
         width = sampleShape.reduce(1, *)
+    }
+
+    /// The bytes of image `index`.
+    public func image(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: pixels.base + index * width, count: width)
     }
 
     public var count: Int { labels.count }
@@ -49,19 +55,16 @@ public final class ByteImageDataset: Dataset {
 
     public func fill(indices: UnsafeBufferPointer<Int32>, x: UnsafeMutablePointer<Float>, labels out: UnsafeMutablePointer<Int32>) {
         let w = width
-        images.withUnsafeBufferPointer { img in
-            labels.withUnsafeBufferPointer { lab in
-                // The images of a shuffled batch are far apart: ask for a few ahead.
-                for index in indices.prefix(Self.prefetchDistance) { mlpsh_prefetch(img.baseAddress! + Int(index) * w, w) }
-                for (r, index) in indices.enumerated() {
-                    if r + Self.prefetchDistance < indices.count {
-                        mlpsh_prefetch(img.baseAddress! + Int(indices[r + Self.prefetchDistance]) * w, w)
-                    }
-                    let src = img.baseAddress! + Int(index) * w
-                    let dst = x + r * w
-                    Kernels.bytesToUnit(src, dst, w)
-                    out[r] = Int32(lab[Int(index)])
+        let img = pixels.base
+        labels.withUnsafeBufferPointer { lab in
+            // The images of a shuffled batch are far apart: ask for a few ahead.
+            for index in indices.prefix(Self.prefetchDistance) { mlpsh_prefetch(img + Int(index) * w, w) }
+            for (r, index) in indices.enumerated() {
+                if r + Self.prefetchDistance < indices.count {
+                    mlpsh_prefetch(img + Int(indices[r + Self.prefetchDistance]) * w, w)
                 }
+                Kernels.bytesToUnit(img + Int(index) * w, x + r * w, w)
+                out[r] = Int32(lab[Int(index)])
             }
         }
     }
