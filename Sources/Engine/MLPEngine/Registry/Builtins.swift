@@ -23,6 +23,25 @@ extension Registries {
             example: "leaky_relu slope=0.1", make: LeakyReLU.make))
         try layers.register(.init(name: "flatten", summary: "each sample to one row (x.view(B, -1))",
             example: "flatten", make: Flatten.make))
+        try layers.register(.init(name: "conv2d", summary: "2-D convolution over images [C, H, W] (nn.Conv2d)",
+            usage: "IN OUT K", options: [OptionSpec("stride", "1", "step between windows"), OptionSpec("padding", "0", "zeros added on each side"),
+                                          OptionSpec("bias", "true", "add a bias per output channel")],
+            details: "W is [OUT, IN, K, K] and b is [OUT], initialised as PyTorch's (uniform, fan_in = IN·K·K).\nThe output is [OUT, (H + 2·padding − K)/stride + 1, (W + 2·padding − K)/stride + 1]. Lowered to\nmatrix products (im2col) over the batch.",
+            example: "conv2d 1 6 5 padding=2", make: Conv2d.make))
+        try layers.register(.init(name: "maxpool2d", summary: "the largest value of each K×K window (nn.MaxPool2d)",
+            usage: "K", options: [OptionSpec("stride", "K", "step between windows (the window size by default)"),
+                                  OptionSpec("padding", "0", "implicit -inf on each side, at most K/2")],
+            example: "maxpool2d 2", make: MaxPool2d.make))
+        try layers.register(.init(name: "avgpool2d", summary: "the mean of each K×K window (nn.AvgPool2d)",
+            usage: "K", options: [OptionSpec("stride", "K", "step between windows (the window size by default)")],
+            example: "avgpool2d 2", make: AvgPool2d.make))
+        let bnOptions = [OptionSpec("eps", "1e-05", "added to the variance"),
+                         OptionSpec("momentum", "0.1", "how far the running statistics move toward each batch's")]
+        let bnDetails = "Batch statistics in training; running statistics in test, predict and confusion (eval mode).\nSaved as PyTorch: weight, bias, running_mean, running_var, num_batches_tracked. Under mpirun each\nrank normalises with its own share of the batch, as PyTorch's DDP does without SyncBatchNorm."
+        try layers.register(.init(name: "batchnorm2d", summary: "normalises each channel of images over the batch (nn.BatchNorm2d)",
+            usage: "C", options: bnOptions, details: bnDetails, example: "batchnorm2d 6", make: { try BatchNorm.make($0, twoD: true) }))
+        try layers.register(.init(name: "batchnorm1d", summary: "normalises each feature over the batch (nn.BatchNorm1d)",
+            usage: "F", options: bnOptions, details: bnDetails, example: "batchnorm1d 120", make: { try BatchNorm.make($0, twoD: false) }))
         try layers.register(.init(name: "dropout", summary: "zeroes values with probability p in training, scales the rest by 1/(1-p)",
             usage: "[P]", options: [OptionSpec("p", "0.5", "the probability of zeroing, in [0, 1)")],
             example: "dropout p=0.2", make: Dropout.make))

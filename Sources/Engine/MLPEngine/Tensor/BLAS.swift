@@ -43,6 +43,16 @@ public enum BLAS {
         }
     }
 
+    /// C = alpha·op(A)·op(B) + beta·C on the calling thread alone (for work already split
+    /// across cores by its caller).
+    @inline(__always)
+    public static func gemmOnThisThread(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = configureOnce
+        sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
     @inline(__always)
     private static func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                               _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,

@@ -66,6 +66,34 @@ public enum Kernels {
         while i < n { w[i] -= lr * g[i]; i += 1 }
     }
 
+    /// y[i] = x[i] (a short run: no call, unlike memmove).
+    @inline(__always)
+    public static func copy(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i &+ 8 <= n { store(load(x, i), y, i); i &+= 8 }
+        while i < n { y[i] = x[i]; i &+= 1 }
+    }
+
+    /// y[i] = x[i] + c
+    @inline(__always)
+    public static func copyAdding(_ x: UnsafePointer<Float>, _ c: Float, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        let v = V(repeating: c)
+        while i &+ 8 <= n { store(load(x, i) + v, y, i); i &+= 8 }
+        while i < n { y[i] = x[i] + c; i &+= 1 }
+    }
+
+    /// y[i] = x[i]; returns Σ x[i], summed in 8 lanes (not in index order).
+    @inline(__always)
+    public static func copySumming(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+        var i = 0
+        var lanes = V(repeating: 0)
+        while i &+ 8 <= n { let v = load(x, i); store(v, y, i); lanes += v; i &+= 8 }
+        var s = lanes.sum()
+        while i < n { y[i] = x[i]; s += x[i]; i &+= 1 }
+        return s
+    }
+
     /// y[i] = Float(x[i]) / 255, as torchvision's ToTensor scales bytes. (The compiler
     /// vectorises this loop itself; SIMD16<UInt8> conversions compile to a slower call.)
     public static func bytesToUnit(_ x: UnsafePointer<UInt8>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {

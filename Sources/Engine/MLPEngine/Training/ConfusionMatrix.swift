@@ -62,7 +62,7 @@ extension Sequential {
     public func probabilities(_ sample: [Float]) -> [Float] {
         isTraining = false
         defer { isTraining = true }
-        let x = Tensor(rows: 1, cols: sample.count, values: sample)
+        let x = sample.count == inputWidth ? Tensor(shape: [1] + inputShape, values: sample) : Tensor(rows: 1, cols: sample.count, values: sample)
         let out = forward(x)
         var p = Array(UnsafeBufferPointer(start: out.data, count: out.cols))
         switch layers.last?.kind {

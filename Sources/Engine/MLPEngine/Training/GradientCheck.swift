@@ -18,24 +18,37 @@ public enum GradientCheck {
     }
 
     /// The positional words a layer is tried with, in order; every form that builds is checked
-    /// (linear builds as "linear 4" and "linear 5 4").
-    static let positionalForms: [[String]] = [[], ["4"], ["5", "4"]]
+    /// (linear builds as "linear 4" and "linear 5 4", conv2d as "conv2d 2 3 3").
+    static let positionalForms: [[String]] = [[], ["4"], ["5", "4"], ["2"], ["5"], ["2", "3", "3"]]
+    /// The options tried beside the defaults, each only where the layer has all its keys.
+    static let optionForms: [[String: String]] = [[:], ["stride": "2", "padding": "1"], ["stride": "1"],
+                                                  ["padding": "1"], ["bias": "false"], ["eps": "0.001", "momentum": "0.3"]]
+    /// The input shapes tried: a vector of features, and images [C, H, W].
+    static let inputShapes: [[Int]] = [[5], [2, 4, 4]]
 
-    /// Checks every form of layer `name` that builds on 5 inputs, in evaluation and training mode.
+    /// Checks every form of layer `name` that builds, on every input shape, in evaluation and
+    /// training mode.
     public static func layer(named name: String, in registries: Registries = .shared) throws -> [Report] {
         let entry = try registries.layers.lookup(name)
+        let keys = Set(entry.options.map(\.key))
         var reports: [Report] = []
-        for positional in positionalForms {
-            for training in [false, true] {
-                let options = try Options([:], specs: entry.options, owner: name)
-                guard let layer = try? entry.make(LayerArguments(positional: positional, options: options,
-                                                                 inputShape: [5], random: RandomGenerator(seed: 7))) else { continue }
-                let label = ([name] + positional).joined(separator: " ") + (training ? " (training)" : " (eval)")
-                reports.append(check(layer, label: label, training: training))
+        for shape in inputShapes {
+            for positional in positionalForms {
+                for optionValues in optionForms where optionValues.keys.allSatisfy(keys.contains) {
+                    for training in [false, true] {
+                        guard let options = try? Options(optionValues, specs: entry.options, owner: name),
+                              let layer = try? entry.make(LayerArguments(positional: positional, options: options,
+                                                                         inputShape: shape, random: RandomGenerator(seed: 7)))
+                        else { continue }
+                        let words = [name] + positional + optionValues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                        let label = words.joined(separator: " ") + " on \(shape)" + (training ? " (training)" : " (eval)")
+                        reports.append(check(layer, inputShape: shape, label: label, training: training))
+                    }
+                }
             }
         }
         if reports.isEmpty {
-            throw EngineError("layer '\(name)' could not be built on 5 inputs with any of \(positionalForms) for the gradient check")
+            throw EngineError("layer '\(name)' could not be built on \(inputShapes) with any of \(positionalForms) for the gradient check")
         }
         return reports
     }
@@ -47,6 +60,20 @@ public enum GradientCheck {
             let magnitude = 0.2 + 0.8 * random.uniform()
             return random.uniform() < 0.5 ? -magnitude : magnitude
         }
+    }
+
+    /// `count` distinct values 0.05 apart in a random order, none within 0.2 of 0: no two in a
+    /// pooling window within a step of each other, and no value near relu's kink.
+    static func spacedInput(_ count: Int, _ random: inout RandomSource) -> [Float] {
+        var values: [Float] = []
+        var k = 0
+        while values.count < count {
+            let v = Float(k - count / 2 - 4) * 0.05
+            if abs(v) >= 0.2 { values.append(v) }
+            k += 1
+        }
+        for i in stride(from: values.count - 1, to: 0, by: -1) { values.swapAt(i, random.below(i + 1)) }
+        return values
     }
 
     private static func objective(_ out: Tensor, _ g: [Float]) -> Double {
@@ -63,52 +90,64 @@ public enum GradientCheck {
         }
     }
 
+    /// Checks `layer` on a batch of 3 samples of 5 features.
     public static func check(_ layer: Layer, label: String, training: Bool) -> Report {
+        check(layer, inputShape: [5], label: label, training: training)
+    }
+
+    /// Checks `layer` on a batch of samples of `inputShape` (3 of a vector, 2 of an image).
+    public static func check(_ layer: Layer, inputShape: [Int], label: String, training: Bool) -> Report {
         var report = Report(label: label)
         var random = RandomSource(seed: 42)
-        let xValues = input(&random)
+        let batch = inputShape.count == 1 ? 3 : 2
+        let sample = inputShape.reduce(1, *), n = batch * sample
+        let xValues = inputShape.count == 1 && sample == 5 ? input(&random) : spacedInput(n, &random)
+        let outShape = [batch] + layer.outputShape
         let width = layer.outputShape.reduce(1, *)
-        let g = (0..<width * 3).map { _ in random.uniform(-1, 1) }
-        let x = Tensor(rows: 3, cols: 5, values: xValues)
-        layer.isTraining = training
+        let g = (0..<width * batch).map { _ in random.uniform(-1, 1) }
+        let x = Tensor(shape: [batch] + inputShape, values: xValues)
         layer.needsInputGradient = true
+        // In evaluation, layers with running statistics use those a training pass left.
+        layer.isTraining = true
+        if !training { _ = layer.forward(x) }
+        layer.isTraining = training
 
         // A layer whose output changes between two forward passes on the same input draws
         // random numbers (dropout); in training mode it is checked against its own mask.
         var stochastic = false
-        if training {
+        if training && layer.buffers.isEmpty {
             let first = layer.forward(x).array
             stochastic = first != layer.forward(x).array
         }
         for p in layer.parameters { p.grad.fill(0) }   // backward accumulates
         let out = layer.forward(x)
-        guard out.rows == 3, out.cols == width else {
-            report.failures.append("output is \(out.rows)x\(out.cols), but outputShape says 3x\(width)")
+        guard out.rows == batch, out.cols == width else {
+            report.failures.append("output is \(out.shape), but outputShape says \(outShape)")
             return report
         }
         let outValues = out.array
-        let dx = layer.backward(Tensor(rows: out.rows, cols: out.cols, values: g)).array
-        guard dx.count == 15 else {
-            report.failures.append("the input gradient has \(dx.count) values, not 15")
+        let dx = layer.backward(Tensor(shape: outShape, values: g)).array
+        guard dx.count == n else {
+            report.failures.append("the input gradient has \(dx.count) values, not \(n)")
             return report
         }
         if stochastic {
             // Backward must use the mask forward drew: out = x ⊙ m, so dx = g ⊙ m = g ⊙ out / x.
-            for i in 0..<15 {
+            for i in 0..<n {
                 let m = outValues[i] / xValues[i]
                 compare(&report, dx[i], Double(g[i] * m), "dx[\(i)] against dy ⊙ the forward mask")
             }
             return report
         }
         let analyticParams = layer.parameters.map { $0.grad.array }
-        let probe = Tensor(rows: 3, cols: 5, values: xValues)
-        for i in 0..<15 {
+        let probe = Tensor(shape: [batch] + inputShape, values: xValues)
+        for i in 0..<n {
             probe.data[i] = xValues[i] + stepsize
             let plus = objective(layer.forward(probe), g)
             probe.data[i] = xValues[i] - stepsize
             let minus = objective(layer.forward(probe), g)
             probe.data[i] = xValues[i]
-            compare(&report, dx[i], (plus - minus) / (2 * Double(stepsize)), "d/dx[\(i / 5),\(i % 5)]")
+            compare(&report, dx[i], (plus - minus) / (2 * Double(stepsize)), "d/dx[\(i / sample),\(i % sample)]")
         }
         for (pi, p) in layer.parameters.enumerated() {
             for i in 0..<p.count {

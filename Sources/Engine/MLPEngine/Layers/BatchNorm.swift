@@ -1,0 +1,166 @@
+import Foundation
+
+/// nn.BatchNorm2d (samples [C, H, W]) and nn.BatchNorm1d (samples [F], or [C, L]): each channel
+/// normalised, y = (x − μ)/√(σ² + eps)·weight + bias. In training μ and σ² (biased) are the
+/// batch's, over the images and positions, and the running statistics move by `momentum`
+/// toward them (the running variance with the unbiased σ², as PyTorch); in evaluation the
+/// running statistics are used. Sums are taken in Double.
+///
+/// Saved as PyTorch saves it: weight, bias, running_mean, running_var (F32) and
+/// num_batches_tracked (I64, shape []). Data-parallel training normalises with each rank's
+/// own batch statistics, as PyTorch's DDP does without SyncBatchNorm.
+public final class BatchNorm: Layer {
+    public let kind: String
+    public let channels: Int
+    /// Values a channel has in one sample: H·W, or L (1 for a vector).
+    public let spatial: Int
+    public let eps: Double
+    public let momentum: Double
+    private let shape: [Int]
+    public let weight: Parameter
+    public let bias: Parameter
+    public let runningMean: Tensor
+    public let runningVar: Tensor
+    private let meanBuffer: Buffer, varBuffer: Buffer, countBuffer: Buffer
+    public var isTraining = true
+    public var needsInputGradient = true
+
+    private let output = Tensor()
+    private let gradInput = Tensor()
+    /// x̂ of the last forward, and each channel's 1/√(σ² + eps) it used.
+    private let normalized = Tensor()
+    private var inverseStd: [Float] = []
+    private var usedBatchStatistics = true
+
+    public init(kind: String, shape: [Int], eps: Double, momentum: Double) {
+        self.kind = kind
+        self.shape = shape
+        channels = shape[0]
+        spatial = shape.dropFirst().reduce(1, *)
+        self.eps = eps
+        self.momentum = momentum
+        weight = Parameter(name: "weight", shape: [channels])
+        bias = Parameter(name: "bias", shape: [channels])
+        weight.value.fill(1)
+        runningMean = Tensor(shape: [channels])
+        runningVar = Tensor(shape: [channels])
+        runningVar.fill(1)
+        meanBuffer = Buffer(name: "running_mean", shape: [channels], floats: runningMean)
+        varBuffer = Buffer(name: "running_var", shape: [channels], floats: runningVar)
+        countBuffer = Buffer(name: "num_batches_tracked", shape: [], integers: [0])
+    }
+
+    public var spec: Spec {
+        var options: [(key: String, value: String)] = []
+        if eps != 1e-5 { options.append(("eps", "\(eps)")) }
+        if momentum != 0.1 { options.append(("momentum", "\(momentum)")) }
+        return Spec(kind, args: [String(channels)], options: options)
+    }
+    public var outputShape: [Int] { shape }
+    public var parameters: [Parameter] { [weight, bias] }
+    public var buffers: [Buffer] { [meanBuffer, varBuffer, countBuffer] }
+
+    /// Batches seen in training (num_batches_tracked).
+    public var batchesTracked: Int64 {
+        if case .i64(let v) = countBuffer.values { return v.first ?? 0 }
+        return 0
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        let batch = x.rows, c = channels, l = spatial
+        output.reshape(x.shape)
+        normalized.reshape(x.shape)
+        if inverseStd.count != c { inverseStd = [Float](repeating: 0, count: c) }
+        usedBatchStatistics = isTraining
+        let n = batch * l
+        for ch in 0..<c {
+            var mean: Float, invStd: Float
+            if isTraining {
+                var sum = 0.0
+                for b in 0..<batch {
+                    let p = x.data + (b * c + ch) * l
+                    for j in 0..<l { sum += Double(p[j]) }
+                }
+                let m = sum / Double(n)
+                var squares = 0.0
+                for b in 0..<batch {
+                    let p = x.data + (b * c + ch) * l
+                    for j in 0..<l { let d = Double(p[j]) - m; squares += d * d }
+                }
+                let variance = squares / Double(n)
+                mean = Float(m)
+                invStd = Float(1 / (variance + eps).squareRoot())
+                let unbiased = n > 1 ? squares / Double(n - 1) : variance
+                runningMean.data[ch] = Float((1 - momentum) * Double(runningMean.data[ch]) + momentum * m)
+                runningVar.data[ch] = Float((1 - momentum) * Double(runningVar.data[ch]) + momentum * unbiased)
+            } else {
+                mean = runningMean.data[ch]
+                invStd = Float(1 / (Double(runningVar.data[ch]) + eps).squareRoot())
+            }
+            inverseStd[ch] = invStd
+            let w = weight.value.data[ch], b0 = bias.value.data[ch]
+            for b in 0..<batch {
+                let offset = (b * c + ch) * l
+                let p = x.data + offset, xh = normalized.data + offset, y = output.data + offset
+                for j in 0..<l {
+                    xh[j] = (p[j] - mean) * invStd
+                    y[j] = xh[j] * w + b0
+                }
+            }
+        }
+        if isTraining, case .i64(let v) = countBuffer.values { countBuffer.values = .i64([(v.first ?? 0) + 1]) }
+        return output
+    }
+
+    /// Training: dx = w·(1/σ)/n · (n·dy − Σdy − x̂·Σ(dy·x̂)); evaluation: dx = w·(1/σ)·dy.
+    public func backward(_ gy: Tensor) -> Tensor {
+        let batch = gy.rows, c = channels, l = spatial, n = Float(batch * l)
+        gradInput.reshape(gy.shape)
+        let gw = weight.grad.data, gb = bias.grad.data
+        for ch in 0..<c {
+            var sumDy = 0.0, sumDyXh = 0.0
+            for b in 0..<batch {
+                let offset = (b * c + ch) * l
+                let dy = gy.data + offset, xh = normalized.data + offset
+                for j in 0..<l { sumDy += Double(dy[j]); sumDyXh += Double(dy[j]) * Double(xh[j]) }
+            }
+            gb[ch] += Float(sumDy)
+            gw[ch] += Float(sumDyXh)
+            guard needsInputGradient else { continue }
+            let scale = weight.value.data[ch] * inverseStd[ch]
+            let meanDy = Float(sumDy) / n, meanDyXh = Float(sumDyXh) / n
+            for b in 0..<batch {
+                let offset = (b * c + ch) * l
+                let dy = gy.data + offset, xh = normalized.data + offset, dx = gradInput.data + offset
+                if usedBatchStatistics {
+                    for j in 0..<l { dx[j] = scale * (dy[j] - meanDy - xh[j] * meanDyXh) }
+                } else {
+                    for j in 0..<l { dx[j] = scale * dy[j] }
+                }
+            }
+        }
+        return gradInput
+    }
+
+    static func make(_ a: LayerArguments, twoD: Bool) throws -> Layer {
+        let kind = twoD ? "batchnorm2d" : "batchnorm1d"
+        let usage = "\(kind) \(twoD ? "C" : "F") [eps=1e-05] [momentum=0.1]"
+        try a.expectPositional(atMost: 1, usage: usage)
+        guard let word = a.positional.first else { throw EngineError("\(kind) needs its number of \(twoD ? "channels" : "features"): expected '\(usage)'") }
+        let c = try layerInt(word, twoD ? "C" : "F", layer: kind, usage: usage, min: 1, max: 1 << 24)
+        guard let shape = a.inputShape else { throw EngineError("\(kind): the input's shape is unknown: load data first") }
+        if twoD {
+            guard shape.count == 3 else { throw EngineError("\(kind) \(c) needs images [C, H, W], but the layer before gives \(shape)") }
+        } else {
+            guard shape.count == 1 || shape.count == 2 else {
+                throw EngineError("\(kind) \(c) needs [F] or [C, L], but the layer before gives \(shape) (batchnorm2d is for images)")
+            }
+        }
+        guard shape[0] == c else {
+            throw EngineError("\(kind) \(c): expects \(c) \(twoD ? "channels" : "features"), but the layer before gives \(shape[0]) (shape \(shape))")
+        }
+        let eps = try a.options.double("eps", min: 0, minExclusive: true)
+        let momentum = try a.options.double("momentum", min: 0, max: 1)
+        return BatchNorm(kind: kind, shape: shape, eps: eps, momentum: momentum)
+    }
+}
