@@ -1,0 +1,147 @@
+import XCTest
+@testable import MLPEngine
+
+/// Convolution, pooling and batch norm on inputs small enough to work out by hand, and the
+/// shape rules that make a model's layers fit.
+final class ConvLayerTests: XCTestCase {
+    private func layer(_ name: String, _ args: [String], _ options: [String: String] = [:], input: [Int]) throws -> Layer {
+        let entry = try Registries.shared.layers.lookup(name)
+        return try entry.make(LayerArguments(positional: args, options: try Options(options, specs: entry.options, owner: name),
+                                             inputShape: input, random: RandomGenerator(seed: 0)))
+    }
+
+    /// A 3x3 image 1..9 and the 2x2 kernel [[1, 0], [0, -1]] (+ bias 0.5): each output is
+    /// x[i][j] − x[i+1][j+1] + 0.5 = −4 + 0.5 everywhere. With padding 1 the corners see one pixel.
+    func testConvolutionByHand() throws {
+        let conv = try XCTUnwrap(try layer("conv2d", ["1", "1", "2"], input: [1, 3, 3]) as? Conv2d)
+        XCTAssertEqual(conv.outputShape, [1, 2, 2])
+        conv.weight.value.data.update(from: [1, 0, 0, -1], count: 4)
+        conv.bias!.value.data[0] = 0.5
+        let x = Tensor(shape: [1, 1, 3, 3], values: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        XCTAssertEqual(conv.forward(x).array, [-3.5, -3.5, -3.5, -3.5])
+        // Backward with dy = 1 everywhere: dW[a][b] = Σ x over the window offsets = sums of
+        // the 2x2 sub-squares: (1+2+4+5), (2+3+5+6), (4+5+7+8), (5+6+8+9); db = 4.
+        conv.needsInputGradient = true
+        for p in conv.parameters { p.grad.fill(0) }
+        let dx = conv.backward(Tensor(shape: [1, 1, 2, 2], values: [1, 1, 1, 1])).array
+        XCTAssertEqual(conv.weight.grad.array, [12, 16, 24, 28])
+        XCTAssertEqual(conv.bias!.grad.array, [4])
+        // dx: each input adds w at the offsets that reach it: +1 at its top-left uses, −1 at its bottom-right.
+        XCTAssertEqual(dx, [1, 1, 0, 1, 0, -1, 0, -1, -1])
+
+        let padded = try XCTUnwrap(try layer("conv2d", ["1", "1", "2"], ["padding": "1", "stride": "2", "bias": "false"], input: [1, 3, 3]) as? Conv2d)
+        XCTAssertEqual(padded.outputShape, [1, 2, 2])   // (3 + 2 − 2) / 2 + 1
+        XCTAssertNil(padded.bias)
+        padded.weight.value.data.update(from: [1, 0, 0, -1], count: 4)
+        // Windows at rows/cols −1 and 1: [pad, pad; pad, 1] → −1; [pad, pad; 2, 3]... → 0 − x.
+        XCTAssertEqual(padded.forward(x).array, [-1, -3, -7, -4] as [Float])
+    }
+
+    func testTwoChannelsAndABatch() throws {
+        // Two input channels, two images: out = Σ_c w[c]·x[c] with 1x1 kernels.
+        let conv = try XCTUnwrap(try layer("conv2d", ["2", "1", "1"], ["bias": "false"], input: [2, 1, 2]) as? Conv2d)
+        conv.weight.value.data.update(from: [2, -1], count: 2)
+        let x = Tensor(shape: [2, 2, 1, 2], values: [1, 2, 10, 20, 3, 4, 30, 40])
+        XCTAssertEqual(conv.forward(x).array, [-8, -16, -24, -32] as [Float])
+    }
+
+    func testMaxPoolKeepsTheFirstMaximumAndRoutesTheGradient() throws {
+        let pool = try layer("maxpool2d", ["2"], input: [1, 2, 4])
+        XCTAssertEqual(pool.outputShape, [1, 1, 2])
+        let x = Tensor(shape: [1, 1, 2, 4], values: [1, 5, 7, 7, 3, 2, 0, 7])
+        XCTAssertEqual(pool.forward(x).array, [5, 7])
+        let dx = pool.backward(Tensor(shape: [1, 1, 1, 2], values: [10, 20])).array
+        // The tie of three 7s goes to the first in window order: row 0, column 2.
+        XCTAssertEqual(dx, [0, 10, 20, 0, 0, 0, 0, 0])
+        // Padding never wins, even over negative values.
+        let padded = try layer("maxpool2d", ["2"], ["padding": "1"], input: [1, 2, 2])
+        XCTAssertEqual(padded.forward(Tensor(shape: [1, 1, 2, 2], values: [-1, -2, -3, -4])).array, [-1, -2, -3, -4])
+    }
+
+    func testAveragePool() throws {
+        let pool = try layer("avgpool2d", ["2"], input: [1, 2, 4])
+        let x = Tensor(shape: [1, 1, 2, 4], values: [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertEqual(pool.forward(x).array, [3.5, 5.5])
+        XCTAssertEqual(pool.backward(Tensor(shape: [1, 1, 1, 2], values: [4, 8])).array, [1, 1, 2, 2, 1, 1, 2, 2])
+    }
+
+    /// One channel of values 1, 2, 3, 4 over a batch of two 1x2 images: μ = 2.5, σ² = 1.25
+    /// (biased), so x̂ = (x − 2.5)/√(1.25 + eps); the running mean moves 0.1 toward 2.5 and the
+    /// running variance 0.1 toward the unbiased 5/3; num_batches_tracked counts.
+    func testBatchNormByHand() throws {
+        let bn = try XCTUnwrap(try layer("batchnorm2d", ["1"], input: [1, 1, 2]) as? BatchNorm)
+        bn.weight.value.data[0] = 2
+        bn.bias.value.data[0] = 1
+        let x = Tensor(shape: [2, 1, 1, 2], values: [1, 2, 3, 4])
+        let y = bn.forward(x).array
+        let s = Float(1 / (1.25 + 1e-5).squareRoot())
+        let expected: [Float] = [-1.5, -0.5, 0.5, 1.5].map { $0 * s * 2 + 1 }
+        for (a, e) in zip(y, expected) {
+            XCTAssertEqual(a, e, accuracy: 1e-6)
+        }
+        XCTAssertEqual(bn.runningMean.array[0], 0.25, accuracy: 1e-7)
+        XCTAssertEqual(bn.runningVar.array[0], 0.9 + 0.1 * 5 / 3, accuracy: 1e-6)
+        XCTAssertEqual(bn.batchesTracked, 1)
+        // Backward: with dy = x̂ the gradient through the statistics cancels part of it.
+        for p in bn.parameters { p.grad.fill(0) }
+        let dy: [Float] = [1, 0, 0, 0]
+        let dx = bn.backward(Tensor(shape: [2, 1, 1, 2], values: dy)).array
+        // dx = w·s/n·(n·dy − Σdy − x̂·Σ(dy·x̂)), x̂ = [−1.5, −0.5, 0.5, 1.5]·s
+        let xh: [Float] = [-1.5 * s, -0.5 * s, 0.5 * s, 1.5 * s]
+        for i in 0..<4 {
+            let e = 2 * s / 4 * (4 * dy[i] - 1 - xh[i] * xh[0])
+            XCTAssertEqual(dx[i], e, accuracy: 1e-5, "dx[\(i)]")
+        }
+        XCTAssertEqual(bn.bias.grad.array, [1])
+        XCTAssertEqual(bn.weight.grad.array[0], xh[0], accuracy: 1e-6)
+        // Evaluation uses the running statistics and changes nothing.
+        bn.isTraining = false
+        let e = bn.forward(Tensor(shape: [1, 1, 1, 2], values: [0.25, 1.25])).array
+        let r = Float(1 / (Double(bn.runningVar.array[0]) + 1e-5).squareRoot())
+        XCTAssertEqual(e[0], 1, accuracy: 1e-6)
+        XCTAssertEqual(e[1], 2 * r + 1, accuracy: 1e-5)
+        XCTAssertEqual(bn.batchesTracked, 1)
+    }
+
+    func testShapeErrorsNameBothNumbers() throws {
+        func error(_ specs: [Spec], input: [Int]?) -> String {
+            do {
+                _ = try Sequential.build(specs, inputShape: input, random: RandomGenerator(seed: 0))
+                return "built"
+            } catch { return "\(error)" }
+        }
+        let lenetTop = [Spec("conv2d", args: ["1", "6", "5"], options: [("padding", "2")]), Spec("maxpool2d", args: ["2"]),
+                        Spec("conv2d", args: ["6", "16", "5"]), Spec("maxpool2d", args: ["2"]), Spec("flatten")]
+        let wrong = error(lenetTop + [Spec("linear", args: ["500", "120"])], input: [1, 28, 28])
+        XCTAssertTrue(wrong.contains("500") && wrong.contains("400"), wrong)
+        let channels = error([Spec("conv2d", args: ["3", "6", "5"])], input: [1, 28, 28])
+        XCTAssertTrue(channels.contains("3 input channels") && channels.contains("gives 1"), channels)
+        let flat = error([Spec("conv2d", args: ["1", "6", "5"])], input: [784])
+        XCTAssertTrue(flat.contains("[784]"), flat)
+        let unknown = error([Spec("conv2d", args: ["1", "6", "5"])], input: nil)
+        XCTAssertTrue(unknown.contains("load image data first"), unknown)
+        let big = error([Spec("conv2d", args: ["1", "6", "30"])], input: [1, 28, 28])
+        XCTAssertTrue(big.contains("does not fit"), big)
+        let bn = error(lenetTop + [Spec("batchnorm1d", args: ["300"])], input: [1, 28, 28])
+        XCTAssertTrue(bn.contains("300") && bn.contains("400"), bn)
+        let pad = error([Spec("maxpool2d", args: ["2"], options: [("padding", "2")])], input: [1, 28, 28])
+        XCTAssertTrue(pad.contains("at most half"), pad)
+        XCTAssertEqual(error(lenetTop + [Spec("linear", args: ["400", "120"])], input: [1, 28, 28]), "built")
+    }
+
+    /// LeNet-5 has PyTorch's 61,706 parameters and its output shapes.
+    func testLeNetShapesAndParameters() throws {
+        let specs = [Spec("conv2d", args: ["1", "6", "5"], options: [("padding", "2")]), Spec("relu"), Spec("maxpool2d", args: ["2"]),
+                     Spec("conv2d", args: ["6", "16", "5"]), Spec("relu"), Spec("maxpool2d", args: ["2"]), Spec("flatten"),
+                     Spec("linear", args: ["400", "120"]), Spec("relu"), Spec("linear", args: ["120", "84"]), Spec("relu"),
+                     Spec("linear", args: ["84", "10"])]
+        let model = try Sequential.build(specs, inputShape: [1, 28, 28], random: RandomGenerator(seed: 0))
+        XCTAssertEqual(model.parameterCount, 61_706)
+        XCTAssertEqual(model.layers.map(\.outputShape)[0..<7].map { $0 }, [[6, 28, 28], [6, 28, 28], [6, 14, 14], [16, 10, 10], [16, 10, 10], [16, 5, 5], [400]])
+        XCTAssertEqual(model.namedParameters.map(\.0), ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight", "9.bias", "11.weight", "11.bias"])
+        XCTAssertEqual(model.parameters[0].shape, [6, 1, 5, 5])
+        let out = model.forward(Tensor(shape: [3, 1, 28, 28]))
+        XCTAssertEqual(out.shape, [3, 10])
+        XCTAssertEqual(model.specs.map(\.text)[0], "conv2d 1 6 5 padding=2")
+    }
+}
