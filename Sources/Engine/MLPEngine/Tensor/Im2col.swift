@@ -31,33 +31,31 @@ public struct ConvGeometry: Equatable, Sendable {
         for c in 0..<channels {
             let plane = x + c * height * width
             for kh in 0..<k {
+                // The output rows whose input row is inside the image: y0 ..< y1.
+                let y0 = min(oh, max(0, (p - kh + s - 1) / s)), y1 = max(y0, min(oh, (height + p - kh + s - 1) / s))
                 for kw in 0..<k {
-                    var dst = cols + ((c * k + kh) * k + kw) * rowStride + column
-                    for y in 0..<oh {
-                        let iy = y * s - p + kh
-                        if iy < 0 || iy >= height {
-                            dst.update(repeating: 0, count: ow)
-                            dst += ow
-                            continue
-                        }
-                        let row = plane + iy * width
-                        if s == 1 {
-                            // A run of the row: zeros where it falls outside, a copy inside.
-                            // A run of the row: zeros where it falls outside, a copy inside (plain
-                            // loops: the runs are a few dozen floats, shorter than a call is worth).
-                            let first = min(ow, max(0, p - kw)), last = max(first, min(ow, width + p - kw))
+                    let dst = cols + ((c * k + kh) * k + kw) * rowStride + column
+                    if y0 > 0 { dst.update(repeating: 0, count: y0 * ow) }
+                    if y1 < oh { (dst + y1 * ow).update(repeating: 0, count: (oh - y1) * ow) }
+                    if s == 1 {
+                        // Each output row is a run of an input row: zeros where it falls outside.
+                        let first = min(ow, max(0, p - kw)), last = max(first, min(ow, width + p - kw))
+                        for y in y0..<y1 {
+                            let out = dst + y * ow, row = plane + (y - p + kh) * width + (kw - p)
                             var j = 0
-                            while j < first { dst[j] = 0; j &+= 1 }
-                            if last > first { Kernels.copy(row + (first - p + kw), dst + first, last - first) }
+                            while j < first { out[j] = 0; j &+= 1 }
+                            Kernels.copy(row + first, out + first, last - first)
                             j = last
-                            while j < ow { dst[j] = 0; j &+= 1 }
-                        } else {
+                            while j < ow { out[j] = 0; j &+= 1 }
+                        }
+                    } else {
+                        for y in y0..<y1 {
+                            let out = dst + y * ow, row = plane + (y * s - p + kh) * width
                             for xo in 0..<ow {
                                 let ix = xo * s - p + kw
-                                dst[xo] = ix >= 0 && ix < width ? row[ix] : 0
+                                out[xo] = ix >= 0 && ix < width ? row[ix] : 0
                             }
                         }
-                        dst += ow
                     }
                 }
             }
