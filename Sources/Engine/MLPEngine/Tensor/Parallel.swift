@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+@_implementationOnly import CPrefetch
 
 /// Runs a few pieces of work at once: piece 0 on the calling thread, the others on worker
 /// threads that stay awake between the many small products of a training step (each is tens
@@ -72,7 +73,7 @@ public final class Parallel: @unchecked Sendable {
 
         func wait() {
             let target = request.load(ordering: .relaxed)
-            while completed.load(ordering: .acquiring) != target {}
+            while completed.load(ordering: .acquiring) != target { mlpsh_spin_pause() }
         }
 
         private func loop() {
@@ -87,7 +88,7 @@ public final class Parallel: @unchecked Sendable {
                     continue
                 }
                 spins += 1
-                if spins < spinLimit { continue }
+                if spins < spinLimit { mlpsh_spin_pause(); continue }
                 sleeping.store(true, ordering: .sequentiallyConsistent)
                 if request.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
                 sleeping.store(false, ordering: .sequentiallyConsistent)
