@@ -17,11 +17,13 @@ struct MLPSH: ParsableCommand {
             MODES
               With no FILE, mlpsh starts the prompt (mlp> ), with line editing, history and Tab completion.
               With FILE it runs the script and stops at the first error: FILE:LINE: error: WHAT, exit status 1.
-              -c runs commands separated by ';'. '-' reads a script from standard input.
+              -c runs commands separated by ';'. '-' reads a script from standard input, and so does
+              mlpsh without FILE when standard input is not a terminal (a pipe, a file).
 
             VARIABLES
               NAME=VALUE arguments define variables before the script runs, as 'set NAME VALUE' would,
-              and win over a 'set' of the same name: 'mlpsh Examples/mnist_mlp.mlp epochs=2'.
+              and win over a 'set' of the same name: 'mlpsh Examples/mnist_mlp.mlp epochs=2'. A variable
+              the script never uses ($NAME, in it or the files it includes) is an error, not ignored.
 
             ENVIRONMENT
               MLPSH_DATA         folder holding data sets: $MLPSH_DATA/mnist, $MLPSH_DATA/fashion_mnist
@@ -76,6 +78,9 @@ struct MLPSH: ParsableCommand {
             status = runner.runStandardInput()
         } else if let file {
             status = runner.runScript(path: file)
+        } else if isatty(STDIN_FILENO) != 1 {
+            // Input that is not a terminal is a script, as '-' says: errors stop it with a line number.
+            status = runner.runStandardInput()
         } else {
             status = REPL(runner: runner, loadRC: !norc).run()
         }

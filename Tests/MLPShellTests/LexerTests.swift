@@ -27,6 +27,11 @@ final class LexerTests: XCTestCase {
         XCTAssertEqual(try Lexer.statements(in: "seed 0 # the seed; not a statement"), ["seed 0 "])
         XCTAssertEqual(try Lexer.statements(in: "# only a comment"), [])
         XCTAssertEqual(try Lexer.statements(in: "echo \"a # b; c\"; echo d"), ["echo \"a # b; c\"", " echo d"])
+        // Only a '#' that begins a word: inside a word it is a character.
+        XCTAssertEqual(try Lexer.statements(in: "save run#3.safetensors"), ["save run#3.safetensors"])
+        XCTAssertEqual(try Lexer.statements(in: "echo a#b #c"), ["echo a#b "])
+        XCTAssertEqual(try Lexer.statements(in: "echo a;#c"), ["echo a"])
+        XCTAssertEqual(try Lexer.statements(in: "echo a\t# c"), ["echo a\t"])
     }
 
     func testEscapedQuoteDoesNotCloseQuotes() throws {

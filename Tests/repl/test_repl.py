@@ -212,3 +212,87 @@ def test_mlpshrc_runs_at_start_unless_norc(home):
     c.expect("error: undefined variable '\\$greeting'")
     c.sendeof()
     c.expect(pexpect.EOF)
+
+
+# MARK: - A newcomer's session: paste, recalled blocks, Ctrl-C and Ctrl-D in a block
+
+def spawn_with_paste(home):
+    """As spawn, with readline's bracketed paste on (its default in a terminal)."""
+    (home / "inputrc").write_text("set enable-bracketed-paste on\n")
+    env = dict(os.environ, HOME=str(home), MLPSH_HISTORY=str(home / "hist"), TERM="xterm",
+               INPUTRC=str(home / "inputrc"))
+    child = pexpect.spawn(BIN, ["--norc"], cwd=str(home), env=env, encoding="utf-8",
+                          timeout=60, dimensions=(40, 120))
+    child.expect(PROMPT)
+    return child
+
+
+def paste(child, text):
+    child.send("\x1b[200~" + text + "\x1b[201~")
+    child.send("\r")
+
+
+def test_pasted_lines_run_one_by_one(home):
+    c = spawn_with_paste(home)
+    paste(c, "echo one\necho two")
+    c.expect("one\r\ntwo\r\n")
+    c.expect(PROMPT)
+    # The README's model block, pasted whole.
+    paste(c, "model\n  linear 4 3\n  relu\n  linear 3 2\nend\nsummary")
+    c.expect("Total params: 23")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def test_a_block_recalled_from_history_runs(home):
+    c = spawn(home, "--norc")
+    for line in ["model", "linear 4 3", "end"]:
+        c.sendline(line)
+        c.expect(PROMPT if line == "end" else MORE)
+    c.sendline("reset")
+    c.expect(PROMPT)
+    c.send("\x1b[A")        # Up: reset
+    c.expect("reset")
+    c.send("\x1b[A")        # Up again: the block, as one entry
+    c.expect("end")
+    c.send("\r")
+    c.expect(PROMPT)
+    c.sendline("summary")
+    c.expect("Total params: 15")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def test_ctrl_c_at_the_block_prompt_drops_the_block(home):
+    c = spawn(home, "--norc")
+    c.sendline("model")
+    c.expect(MORE)
+    c.sendline("linear 4 3")
+    c.expect(MORE)
+    c.sendintr()
+    c.sendline("echo after")
+    c.expect("after")
+    c.expect(PROMPT)
+    c.sendline("summary")
+    c.expect("no model yet")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def test_ctrl_d_in_a_block_drops_it_and_stays(home):
+    c = spawn(home, "--norc")
+    c.sendline("model")
+    c.expect(MORE)
+    c.sendline("linear 4 3")
+    c.expect(MORE)
+    c.sendeof()
+    c.expect("the 'model' block is dropped")
+    c.expect(PROMPT)
+    c.sendline("echo still here")
+    c.expect("still here")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)

@@ -26,6 +26,9 @@ func trainingCommands() -> [Command] {
         Command(name: "schedule", group: "Training", usage: "schedule NAME [KEY=VALUE ...]",
                 summary: "sets the learning-rate schedule, applied at the start of each epoch", arguments: [.schedule], 
                 example: "schedule step step_size=10 gamma=0.5", delegatesOptions: true, run: { inv, o, s in
+                    if inv.positional.isEmpty && inv.options.isEmpty {
+                        s.console.print(s.schedule.definition); return
+                    }
                     try expectArguments(inv, 1...1, usage: "schedule NAME [KEY=VALUE ...]")
                     let entry = try s.registries.schedules.lookup(inv.positional[0])
                     s.schedule = try entry.make(try Options(inv.options, specs: entry.options, owner: "schedule \(entry.name)"))

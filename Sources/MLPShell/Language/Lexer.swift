@@ -11,9 +11,35 @@ public struct Word: Equatable, Sendable {
 }
 
 /// The lexer of the mlpsh language, in two steps so that `set x 3; echo $x` sees x:
-/// `statements(in:)` cuts a line at `;` and `#` outside quotes, and `words(in:variables:)`
+/// `statements(in:)` cuts a line at `;` and at a `#` that begins a word, outside quotes, and `words(in:variables:)`
 /// splits one statement into words, expanding `$NAME` and `${NAME}` as it goes.
 public enum Lexer {
+    /// The variables `text` expands ($NAME, ${NAME}), and those of the files its `include`
+    /// lines name, as `read` gives their text (nil: not readable, or already seen).
+    public static func referencedVariables(in text: String, including read: (String) -> String?) -> Set<String> {
+        var names = Set<String>()
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let chars = Array(line)
+            var i = 0
+            while i < chars.count {
+                guard chars[i] == "$", i + 1 < chars.count else { i += 1; continue }
+                if chars[i + 1] == "$" { i += 2; continue }
+                var j = i + 1
+                let braced = chars[j] == "{"
+                if braced { j += 1 }
+                var name = ""
+                while j < chars.count, chars[j] == "_" || chars[j].isLetter || chars[j].isNumber { name.append(chars[j]); j += 1 }
+                if !name.isEmpty { names.insert(name) }
+                i = j
+            }
+            let words = line.split(whereSeparator: \.isWhitespace)
+            if words.first == "include", words.count >= 2, let included = read(String(words[1])) {
+                names.formUnion(referencedVariables(in: included, including: read))
+            }
+        }
+        return names
+    }
+
     /// The statements of one line, comments removed, blank ones dropped.
     public static func statements(in line: String) throws -> [String] {
         var result: [String] = []
@@ -27,7 +53,10 @@ public enum Lexer {
             }
             switch ch {
             case "\"": inQuotes = true; current.append(ch)
-            case "#": return finish(result, current, inQuotes: false)
+            case "#":
+                // A comment starts only at a '#' that begins a word: `save run#3.safetensors` keeps it.
+                if current.last.map({ $0.isWhitespace }) ?? true { return finish(result, current, inQuotes: false) }
+                current.append(ch)
             case ";": result.append(current); current = ""
             default: current.append(ch)
             }

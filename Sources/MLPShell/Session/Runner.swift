@@ -16,12 +16,36 @@ public final class Runner {
     /// Runs a script; the first error is printed as FILE:LINE: error: WHAT and gives status 1.
     public func runScript(path: String) -> Int32 {
         guard let text = readScript(path) else { return 1 }
-        return guarded { try interpreter.run(source: text, file: path) }
+        return guarded {
+            try checkVariablesAreUsed(in: text, file: path)
+            try interpreter.run(source: text, file: path)
+        }
     }
 
     /// Runs `-c` text: statements separated by `;` (or new lines).
     public func runCommands(_ text: String) -> Int32 {
-        guarded { try interpreter.run(source: text, file: "-c") }
+        guarded {
+            try checkVariablesAreUsed(in: text, file: "-c")
+            try interpreter.run(source: text, file: "-c")
+        }
+    }
+
+    /// A NAME=VALUE given on the command line that the text (and the files it includes) never
+    /// expands is most likely a typo (`epoch=2` for `epochs=2`): an error, before anything runs.
+    func checkVariablesAreUsed(in text: String, file: String) throws {
+        guard !session.overrides.isEmpty else { return }
+        var visited = Set<String>()
+        let used = Lexer.referencedVariables(in: text, including: { path in
+            guard visited.insert(path).inserted, visited.count <= 64 else { return nil }
+            return try? String(contentsOfFile: path, encoding: .utf8)
+        })
+        for name in session.overrides.keys.sorted() where !used.contains(name) {
+            let known = used.sorted()
+            var message = "\(name)=\(session.overrides[name]!) is given on the command line, but \(file) never uses $\(name)"
+            message += known.isEmpty ? " (it uses no variables)" : " (it uses \(known.map { "$" + $0 }.joined(separator: ", ")))"
+            if let near = nearestName(to: name, in: known) { message += "; did you mean '\(near)'?" }
+            throw ShellError(message, at: nil)
+        }
     }
 
     /// Runs a script read from standard input.
@@ -31,7 +55,10 @@ public final class Runner {
             session.console.writeError("<stdin>: error: input is not UTF-8 text\n")
             return 1
         }
-        return guarded { try interpreter.run(source: text, file: "<stdin>") }
+        return guarded {
+            try checkVariablesAreUsed(in: text, file: "<stdin>")
+            try interpreter.run(source: text, file: "<stdin>")
+        }
     }
 
     /// Runs `body`, turning errors into messages and exit statuses.

@@ -75,8 +75,8 @@ public final class Session {
     }
 
     /// Takes what a checkpoint holds, all at once: its weights (and its model, when it built
-    /// one), then its history, loss, schedule, optimizer (already bound and restored) and
-    /// random state, each only when the file has it.
+    /// one), then its history, loss, schedule, optimizer (already bound, its state restored
+    /// when the file resumes) and random state, each only when the file has it.
     public func install(_ c: Checkpoint) {
         c.commit()
         if c.isNewModel {
@@ -85,10 +85,21 @@ public final class Session {
             if c.optimizer == nil { optimizer?.attach(c.model.parameters) }
         }
         if let h = c.history { history = h }
-        if let l = c.loss { loss = l }
-        if let sc = c.schedule { schedule = sc }
-        if let o = c.optimizer { optimizer = o }
+        // A file saved to resume (optimizer=true) brings back its training as it was; any other
+        // fills in only what the session has not chosen itself.
+        if let l = c.loss, c.resumes || loss == nil { loss = l }
+        if let sc = c.schedule, c.resumes || schedule.definition == Schedule.none.definition { schedule = sc }
+        if let o = c.optimizer, c.resumes || optimizer == nil { optimizer = o }
         if let r = c.randomState { random.source = r }
+    }
+
+    /// Forgets the model, loss, optimizer, schedule and history; data sets and variables stay.
+    public func reset() {
+        model = nil
+        loss = nil
+        optimizer = nil
+        schedule = .none
+        history = []
     }
 
     public func requireModel() throws -> Sequential {

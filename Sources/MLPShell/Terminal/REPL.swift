@@ -6,6 +6,8 @@ import MLPEngine
 nonisolated(unsafe) private var interruptFlag: sig_atomic_t = 0
 /// True while the prompt waits for a line: Ctrl-C then clears the line instead.
 nonisolated(unsafe) private var atPrompt: sig_atomic_t = 0
+/// Set by a Ctrl-C at the prompt: an open block is dropped before the next line runs.
+nonisolated(unsafe) private var promptInterrupted: sig_atomic_t = 0
 
 /// The interactive prompt: `mlp> `, `...> ` inside a model block (the whole block is one
 /// history entry), `error: WHAT` for mistakes with the session kept, Ctrl-C to clear the line
@@ -46,34 +48,49 @@ public final class REPL {
         while true {
             let prompt = interpreter.isInBlock ? "...> " : "mlp> "
             interruptFlag = 0
+            promptInterrupted = 0
             atPrompt = 1
-            let line = reader.readLine(prompt: prompt)
+            let read = reader.readLine(prompt: prompt)
             atPrompt = 0
-            guard let line else { break }
-            if interruptFlag != 0 {
-                // Ctrl-C at the prompt: the line (and an open block) is dropped.
+            if promptInterrupted != 0 || interruptFlag != 0 {
+                // Ctrl-C at the prompt: the line being edited was cleared; an open block is dropped.
+                promptInterrupted = 0
                 interruptFlag = 0
-                interpreter.cancelBlock()
-                blockLines = []
-                continue
+                if interpreter.isInBlock {
+                    interpreter.cancelBlock()
+                    blockLines = []
+                    runner.session.console.writeError("the 'model' block is dropped\n")
+                }
             }
-            if interpreter.isInBlock || isBlockOpening(line) {
-                blockLines.append(line)
-            } else {
-                reader.remember(line)
+            guard let read else {
+                // Ctrl-D: inside a block it drops the block (a trained model is not lost by it).
+                if interpreter.isInBlock {
+                    interpreter.cancelBlock()
+                    blockLines = []
+                    runner.session.console.writeError("\nthe 'model' block is dropped (Ctrl-D again, or 'quit', leaves)\n")
+                    continue
+                }
+                break
             }
-            var status: Int32?
-            status = exitStatus { try interpreter.feed(line: line, location: nil) }
-            if !interpreter.isInBlock && !blockLines.isEmpty {
-                reader.remember(blockLines.joined(separator: "\n"))
-                blockLines = []
-            }
-            if let status {
-                reader.finish()
-                return status
+            // Pasted text, or a block recalled from history, holds several lines: each runs as
+            // if typed, in order.
+            for line in read.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" }).map(String.init) {
+                if interpreter.isInBlock || isBlockOpening(line) {
+                    blockLines.append(line)
+                } else if !line.allSatisfy(\.isWhitespace) {
+                    reader.remember(line)
+                }
+                let status = exitStatus { try interpreter.feed(line: line, location: nil) }
+                if !interpreter.isInBlock && !blockLines.isEmpty {
+                    reader.remember(blockLines.joined(separator: "\n"))
+                    blockLines = []
+                }
+                if let status {
+                    reader.finish()
+                    return status
+                }
             }
         }
-        if interpreter.isInBlock { runner.session.console.writeError("error: 'model' block is not closed: dropped\n") }
         reader.finish()
         FileHandle.standardOutput.write("\n".data(using: .utf8)!)
         return 0
@@ -109,6 +126,7 @@ public final class REPL {
         signal(SIGINT) { _ in
             interruptFlag = 1
             if atPrompt != 0 {
+                promptInterrupted = 1
                 // Clear the line being edited and draw a fresh prompt.
                 rl_replace_line("", 0)
                 rl_crlf()

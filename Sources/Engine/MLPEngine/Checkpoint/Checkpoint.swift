@@ -17,6 +17,9 @@ public struct Checkpoint {
     public let randomState: RandomSource?
     /// Whether `model` was built from the file (true) or is the one the caller passed (false).
     public let isNewModel: Bool
+    /// Whether the file was saved to resume training: its optimizer's state was restored.
+    public var resumes: Bool { optimizerRestored }
+    private let optimizerRestored: Bool
     /// Values to copy into the model's parameters and buffers: `commit` does it.
     private let pending: [(Destination, SafeTensors.Entry)]
 
@@ -52,13 +55,15 @@ public struct Checkpoint {
             "mlpsh.seed": String(random.seed),
             "mlpsh.history": HistoryCoding.json(history),
         ]
+        // The loss, the optimizer's settings and the schedule, so a loaded model can be tested
+        // and trained on as it was; with `training`, also the state that resumes exactly.
+        if let loss { meta["mlpsh.loss"] = loss.definition }
+        if let optimizer { meta["mlpsh.optimizer"] = optimizer.definition }
+        meta["mlpsh.schedule"] = schedule.definition
         if training {
             guard let optimizer else { throw EngineError("optimizer=true but no optimizer is chosen") }
-            meta["mlpsh.optimizer"] = optimizer.definition
             meta["mlpsh.optimizer_steps"] = String(optimizer.steps)
-            meta["mlpsh.schedule"] = schedule.definition
             meta["mlpsh.epochs"] = String(history.count)
-            if let loss { meta["mlpsh.loss"] = loss.definition }
             for (name, values) in optimizer.state.sorted(by: { $0.key < $1.key }) {
                 entries.append(SafeTensors.Entry(name: prefix + "optimizer." + name, shape: [values.count], floats: values))
             }
@@ -103,6 +108,13 @@ public struct Checkpoint {
     private static func build(_ file: SafeTensors, name: String, into current: Sequential?, dataShape: [Int]?,
                               registries: Registries, random: RandomGenerator) throws -> Checkpoint {
         let meta = file.metadata
+        // The description is checked even when it is not used (loading into a defined model):
+        // a file that could not be trusted to rebuild is refused whole.
+        let described = try modelSpecs(meta, name: name)
+        if let described, let bad = described.first(where: { !registries.layers.contains($0.name) }) {
+            let hint = " (if it comes from a plugin, 'plugin load' it first)"
+            throw EngineError("\(name): its metadata does not rebuild: unknown layer '\(bad.name)'\(hint)")
+        }
         let history = try meta["mlpsh.history"].map { try HistoryCoding.parse($0, name: name) }
         // Every component is parsed as data and built before the model is touched.
         let loss = try meta["mlpsh.loss"].map { text -> Loss in
@@ -128,13 +140,6 @@ public struct Checkpoint {
             randomState = source
         }
 
-        // The description is checked even when it is not used (loading into a defined model):
-        // a file that could not be trusted to rebuild is refused whole.
-        let described = try modelSpecs(meta, name: name)
-        if let described, let bad = described.first(where: { !registries.layers.contains($0.name) }) {
-            let hint = " (if it comes from a plugin, 'plugin load' it first)"
-            throw EngineError("\(name): its metadata does not rebuild: unknown layer '\(bad.name)'\(hint)")
-        }
         let model: Sequential
         if let current {
             model = current
@@ -165,8 +170,10 @@ public struct Checkpoint {
         if let extra = file.entries.first(where: { !known.contains($0.name) && !$0.name.hasPrefix(prefix) }) {
             throw EngineError("\(name): tensor '\(extra.name)' matches nothing in the model")
         }
-        if let optimizer {
-            optimizer.attach(model.parameters)
+        // The optimizer's state comes back only from a file saved to resume (optimizer_steps).
+        let resumes = optimizer != nil && meta["mlpsh.optimizer_steps"] != nil
+        if let optimizer { optimizer.attach(model.parameters) }
+        if let optimizer, resumes {
             var state: [String: [Float]] = [:]
             for e in file.entries where e.name.hasPrefix(prefix + "optimizer.") {
                 guard e.dtype == "F32" else { throw EngineError("\(name): tensor '\(e.name)' is \(e.dtype), expected F32") }
@@ -179,7 +186,7 @@ public struct Checkpoint {
             do { try optimizer.restore(state: state, steps: steps) } catch let e as EngineError { throw EngineError("\(name): \(e.message)") }
         }
         return Checkpoint(model: model, loss: loss, optimizer: optimizer, schedule: schedule, history: history,
-                          randomState: randomState, isNewModel: current == nil, pending: pending)
+                          randomState: randomState, isNewModel: current == nil, optimizerRestored: resumes, pending: pending)
     }
 
     /// Copies the file's values into the model's parameters and buffers. Cannot fail: every

@@ -41,7 +41,8 @@ public enum GradientCheck {
                                                                          inputShape: shape, random: RandomGenerator(seed: 7)))
                         else { continue }
                         let words = [name] + positional + optionValues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                        let label = words.joined(separator: " ") + " on \(shape)" + (training ? " (training)" : " (eval)")
+                        let on = shape == inputShapes[0] ? "" : " on \(shape)"
+                        let label = words.joined(separator: " ") + on + (training ? " (training)" : " (eval)")
                         reports.append(check(layer, inputShape: shape, label: label, training: training))
                     }
                 }

@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+@testable import MLPShell
+
+/// What a newcomer met: `#` inside a word, piped input, a mistyped variable on the command
+/// line, starting over and seeing the state, and a loaded model that could not be tested.
+final class NewcomerTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-newcomer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    private let tiny = """
+        seed 1
+        data train synthetic classes=3 features=4 n=60
+        data test synthetic classes=3 features=4 n=30
+        model
+          linear 4 3
+        end
+        """
+
+    func testAHashInsideAWordIsNotAComment() throws {
+        let r = try Fixtures.mlpsh(["-c", "model; linear 4 3; end; save run#3.safetensors # a comment"], in: folder)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("run#3.safetensors").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("run").path))
+    }
+
+    func testPipedInputIsAScript() throws {
+        let r = try Fixtures.mlpsh([], input: "echo a\ntrian\necho b\n", in: folder)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.out, "a\n")
+        XCTAssertTrue(r.err.hasPrefix("<stdin>:2: error: unknown command 'trian'"), r.err)
+    }
+
+    func testAVariableTheScriptNeverUsesIsAnError() throws {
+        let script = folder.appendingPathComponent("ex.mlp")
+        try "set epochs 50\necho training for $epochs epochs\n".write(to: script, atomically: true, encoding: .utf8)
+        let r = try Fixtures.mlpsh([script.path, "epoch=2"], in: folder)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.out, "", "nothing runs")
+        for w in ["epoch=2", "never uses $epoch", "$epochs", "did you mean 'epochs'"] {
+            XCTAssertTrue(r.err.contains(w), "\(w): \(r.err)")
+        }
+        // Used, directly or in an included file, it is fine.
+        let ok = try Fixtures.mlpsh([script.path, "epochs=2"], in: folder)
+        XCTAssertEqual(ok.out, "training for 2 epochs\n", ok.err)
+        let part = folder.appendingPathComponent("part.mlp")
+        try "echo rate ${lr}\n".write(to: part, atomically: true, encoding: .utf8)
+        try "include \(part.path)\n".write(to: script, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Fixtures.mlpsh([script.path, "lr=0.1"], in: folder).out, "rate 0.1\n")
+    }
+
+    func testResetShowAndScheduleAlone() throws {
+        let r = try Fixtures.mlpsh(["-"], input: tiny + """
+
+            loss cross_entropy
+            optim sgd lr=0.1
+            schedule step step_size=2
+            schedule
+            train epochs=1 batch=16
+            show
+            reset
+            show
+            summary
+            """, in: folder)
+        XCTAssertEqual(r.status, 1, "summary after reset has no model")
+        // The report's columns are aligned; compare with single spaces.
+        let out = r.out.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.split(separator: " ").joined(separator: " ") }.joined(separator: "\n")
+        XCTAssertTrue(out.hasPrefix("step step_size=2 gamma=0.1\n"), out)
+        XCTAssertTrue(out.contains("model: linear 4 3"), out)
+        XCTAssertTrue(out.contains("optimizer: sgd lr=0.1"), out)
+        XCTAssertTrue(out.contains("epochs done: 1"), out)
+        XCTAssertTrue(out.contains("data: test: synthetic"), out)
+        // After reset: no model, loss, optimizer; the schedule is none; the data stays.
+        let after = String(out[try XCTUnwrap(out.range(of: "epochs done: 1\n")).upperBound...])
+        for w in ["model: (none)", "loss: (none)", "optimizer: (none)", "schedule: none", "epochs done: 0", "train: synthetic"] {
+            XCTAssertTrue(after.contains(w), "\(w): \(after)")
+        }
+        XCTAssertTrue(r.err.contains("no model yet"), r.err)
+    }
+
+    func testALoadedModelCanBeTestedWithTheLossItWasTrainedWith() throws {
+        let weights = folder.appendingPathComponent("w.safetensors").path
+        XCTAssertEqual(try Fixtures.mlpsh(["-"], input: tiny + "\nloss cross_entropy label_smoothing=0.1\noptim adam lr=0.01\ntrain epochs=1 batch=16\nsave \(weights)\n", in: folder).status, 0)
+        // A new session with data and nothing else: load brings the loss and the optimizer.
+        let r = try Fixtures.mlpsh(["-"], input: "data test synthetic classes=3 features=4 n=30\nload \(weights)\ntest\nloss\noptim\n", in: folder)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.hasPrefix("test_loss:"), r.out)
+        XCTAssertTrue(r.out.contains("cross_entropy label_smoothing=0.1"), r.out)
+        XCTAssertTrue(r.out.contains("adam lr=0.01"), r.out)
+        // The session's own choices stay.
+        let own = try Fixtures.mlpsh(["-"], input: "loss mse\noptim sgd lr=0.5\nload \(weights)\nloss\noptim\n", in: folder)
+        XCTAssertEqual(own.out, "mse\nsgd lr=0.5\n", own.err)
+    }
+}
