@@ -99,3 +99,20 @@ final class NewcomerTests: XCTestCase {
         XCTAssertEqual(own.out, "mse\nsgd lr=0.5\n", own.err)
     }
 }
+
+/// The progress bar never wraps: at any width its line is at most columns − 1 long, and the
+/// fields go in order as the terminal narrows.
+final class ProgressLineTests: XCTestCase {
+    func testTheLineFitsEveryWidth() {
+        for columns in [20, 30, 40, 50, 60, 70, 80, 100, 120, 200] {
+            let line = progressLine(epoch: 12, batch: 512, of: 938, rate: 187_500, loss: 0.123456, left: "3s", columns: columns)
+            XCTAssertLessThanOrEqual(line.count, columns - 1, "\(columns): \(line)")
+            XCTAssertTrue(line.hasPrefix("epoch 12"), line)
+        }
+        let wide = progressLine(epoch: 1, batch: 469, of: 938, rate: 187_500, loss: 0.5, left: "3s", columns: 120)
+        XCTAssertEqual(wide, "epoch 1 ████████████░░░░░░░░░░░░ 469/938  187500 samples/s  loss 0.5000  3s left")
+        let sixty = progressLine(epoch: 1, batch: 469, of: 938, rate: 187_500, loss: 0.5, left: "3s", columns: 60)
+        XCTAssertFalse(sixty.contains("samples/s"), sixty)
+        XCTAssertTrue(sixty.contains("loss 0.5000") && sixty.contains("3s left"), sixty)
+    }
+}

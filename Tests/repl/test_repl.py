@@ -296,3 +296,22 @@ def test_ctrl_d_in_a_block_drops_it_and_stays(home):
     c.expect(PROMPT)
     c.sendeof()
     c.expect(pexpect.EOF)
+
+
+def test_progress_bar_fits_a_narrow_terminal(home):
+    (home / "inputrc").write_text("set enable-bracketed-paste off\n")
+    env = dict(os.environ, HOME=str(home), MLPSH_HISTORY=str(home / "hist"), TERM="xterm", INPUTRC=str(home / "inputrc"))
+    c = pexpect.spawn(BIN, ["--norc"], cwd=str(home), env=env, encoding="utf-8", timeout=60, dimensions=(24, 60))
+    c.expect(PROMPT)
+    for line in ["data train synthetic n=60000 features=64 classes=4", "model", "linear 64 10", "end",
+                 "loss cross_entropy", "optim sgd lr=0.1"]:
+        c.sendline(line)
+    c.expect(PROMPT)
+    c.sendline("train epochs=1 batch=8")
+    c.expect("Done")
+    drawn = [part.split("\r")[0] for part in c.before.split("\r\x1b[2K")[1:]]
+    bars = [d for d in drawn if d.startswith("epoch 0 ")]
+    assert bars, c.before[-500:]
+    assert max(len(b) for b in bars) <= 59, max(bars, key=len)
+    c.sendeof()
+    c.expect(pexpect.EOF)

@@ -27,11 +27,9 @@ final class ProgressReporter {
         lastDraw = now
         let elapsed = now.timeIntervalSince(started)
         let rate = elapsed > 0.05 ? Double(p.samples - samplesAtStart) / elapsed : 0
-        let width = 24, filled = p.of > 0 ? width * p.batch / p.of : 0
-        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let speed = rate > 0 ? String(format: "%.0f samples/s  ", rate) : ""
-        let left = rate > 0 ? "  " + formatSeconds(Double(samplesPerEpoch - p.samples) / rate) + " left" : ""
-        let line = String(format: "epoch %d %@ %d/%d  %@loss %.4f%@", p.epoch, bar, p.batch, p.of, speed, p.runningLoss, left)
+        let left = rate > 0 ? formatSeconds(Double(samplesPerEpoch - p.samples) / rate) : nil
+        let line = progressLine(epoch: p.epoch, batch: p.batch, of: p.of, rate: rate, loss: p.runningLoss, left: left,
+                                columns: terminalColumns())
         console.writeError("\r\u{1B}[2K" + line)
         drawn = true
     }
@@ -46,4 +44,38 @@ final class ProgressReporter {
 func formatSeconds(_ s: Double) -> String {
     let t = Int(s.rounded())
     return t >= 60 ? String(format: "%d:%02d", t / 60, t % 60) : "\(t)s"
+}
+
+/// The bar's line for a terminal `columns` wide: the whole line when it fits, else shorter —
+/// without the rate, then with a narrower bar, then without the time left, then without the
+/// bar — and never longer than columns − 1, so that a redraw never wraps.
+func progressLine(epoch: Int, batch: Int, of: Int, rate: Double, loss: Double, left: String?, columns: Int) -> String {
+    func bar(_ width: Int) -> String {
+        let filled = of > 0 ? width * batch / of : 0
+        return String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+    }
+    let speed = rate > 0 ? String(format: "%.0f samples/s", rate) : nil
+    let lossText = String(format: "loss %.4f", loss)
+    func line(barWidth: Int, speed: String?, left: String?) -> String {
+        var parts = ["epoch \(epoch)"]
+        if barWidth > 0 { parts.append(bar(barWidth)) }
+        parts.append("\(batch)/\(of)")
+        var tail = [speed, lossText, left.map { $0 + " left" }].compactMap { $0 }
+        tail = tail.isEmpty ? [] : [tail.joined(separator: "  ")]
+        return (parts + tail).joined(separator: " ").replacingOccurrences(of: "\(batch)/\(of) ", with: "\(batch)/\(of)  ")
+    }
+    let limit = max(columns - 1, 1)
+    let tries = [line(barWidth: 24, speed: speed, left: left), line(barWidth: 24, speed: nil, left: left)]
+        + stride(from: 20, through: 8, by: -4).map { line(barWidth: $0, speed: nil, left: left) }
+        + [line(barWidth: 8, speed: nil, left: nil), line(barWidth: 0, speed: nil, left: nil)]
+    if let fits = tries.first(where: { $0.count <= limit }) { return fits }
+    return String(tries.last!.prefix(limit))
+}
+
+/// The width of the terminal on standard error ($COLUMNS, else 80, when it does not say).
+func terminalColumns() -> Int {
+    var size = winsize()
+    if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+    if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
+    return 80
 }
