@@ -19,7 +19,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CPrefetch", path: "CPrefetch"),
-        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch"], path: "MLPEngine"),
+        // libjpeg-turbo (libjpeg-dev), wrapped in C so that its longjmp errors come back as values.
+        .target(name: "CJPEG", path: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch", "CJPEG"], path: "MLPEngine"),
     ],
     swiftLanguageModes: [.v5]
 )

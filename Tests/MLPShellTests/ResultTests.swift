@@ -205,7 +205,7 @@ final class ResultTests: FolderTestCase {
         let text = path("not-an-image.png")
         try "hello".write(toFile: text, atomically: true, encoding: .utf8)
         XCTAssertEqual(run(runner, c, "predict \(text)").status, 1)
-        XCTAssertTrue(c.err.contains("not a PNG or PGM"), c.err)
+        XCTAssertTrue(c.err.contains("not a PNG, JPEG or PGM"), c.err)
     }
 
     func testPredictRunsInEvalMode() throws {

@@ -4,13 +4,15 @@ import MLPEngine
 /// predict and confusion: what the trained model says about one image, and about the test set.
 func inspectionCommands() -> [Command] {
     [
-        Command(name: "predict", group: "Results", usage: "predict FILE.png|FILE.pgm|test:INDEX [show=true]",
+        Command(name: "predict", group: "Results", usage: "predict FILE.png|FILE.jpg|FILE.pgm|test:INDEX [show=true]",
                 summary: "the class the model predicts for one image, and every class's probability",
                 details: """
-                SOURCE is a PNG file (any depth or colour, read by libpng), a PGM file (P2 or P5), or
-                NAME:INDEX for sample INDEX of a loaded data set (test:0). An image file is made grey,
-                inverted when it is dark strokes on a light ground, and resized to the model's input.
-                The model runs in evaluation mode (dropout off). On a terminal the image is also drawn.
+                SOURCE is a PNG file (any depth or colour, read by libpng), a JPEG (libjpeg-turbo), a PGM
+                (P2 or P5), or NAME:INDEX for sample INDEX of a loaded data set (test:0). An image file is
+                prepared as MNIST's digits were: transparency composited on the ground, made grey, inverted
+                when it is dark strokes on a light ground, cropped to the ink, scaled so its longer side is
+                20 of 28 pixels, and centred by centre of mass. A blank image is an error; a top class below
+                50% is noted. The model runs in evaluation mode. On a terminal the image is also drawn.
                 """,
                 options: [OptionSpec("show", "auto", "draw the image: true, false, or auto (on a terminal)")],
                 arguments: [.path], example: "predict test:0", run: predict),
@@ -65,12 +67,12 @@ private func predictionInput(_ source: String, _ s: Session, shape: [Int]) throw
     } else {
         throw EngineError("the model's input is \(shape.map(String.init).joined(separator: "x")), not a grey image: predict needs NAME:INDEX")
     }
-    let image = try GreyImage.read(path: source).mnistLike(width: width, height: height)
+    let image = try GreyImage.readDrawing(path: source).preparedAsMNIST(width: width, height: height, name: source)
     return (image, image.floats, nil)
 }
 
 private func predict(_ inv: Invocation, _ o: Options, _ s: Session) throws {
-    try expectArguments(inv, 1...1, usage: "predict FILE.png|FILE.pgm|test:INDEX")
+    try expectArguments(inv, 1...1, usage: "predict FILE.png|FILE.jpg|FILE.pgm|test:INDEX")
     let model = try s.requireModel()
     let show = o.string("show")
     guard ["auto", "true", "false"].contains(show) else { throw EngineError("show=\(show) is not true, false or auto") }
@@ -88,6 +90,9 @@ private func predict(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     var head = "predicted: \(names[best])" + String(format: " (%.1f%%)", Double(p[best]) * 100)
     if let label = input.label { head += ", label: \(label)" }
     s.console.print(head)
+    if p[best] < 0.5 {
+        s.console.print(String(format: "note: a low confidence (%.0f%%): the image may not look like what the model was trained on", Double(p[best]) * 100))
+    }
     let width = names.map(\.count).max() ?? 1
     for (c, name) in names.enumerated() {
         let bar = String(repeating: "█", count: Int((Double(p[c]) * 40).rounded()))

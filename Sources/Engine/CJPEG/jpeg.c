@@ -1,0 +1,69 @@
+#include "cjpeg.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+
+struct failure {
+    struct jpeg_error_mgr manager;
+    jmp_buf jump;
+};
+
+static void on_error(j_common_ptr info) {
+    struct failure *f = (struct failure *)info->err;
+    longjmp(f->jump, 1);
+}
+
+static void quiet(j_common_ptr info, int level) { (void)info; (void)level; }
+
+int mlpsh_jpeg_decode_grey(const unsigned char *data, size_t size, size_t max_pixels,
+                           unsigned char **pixels, int *width, int *height,
+                           char *message, size_t message_size) {
+    struct jpeg_decompress_struct info;
+    struct failure f;
+    unsigned char *volatile out = NULL;
+    *pixels = NULL;
+    info.err = jpeg_std_error(&f.manager);
+    f.manager.error_exit = on_error;
+    f.manager.emit_message = quiet;
+    if (setjmp(f.jump)) {
+        char text[JMSG_LENGTH_MAX];
+        (*info.err->format_message)((j_common_ptr)&info, text);
+        snprintf(message, message_size, "%s", text);
+        jpeg_destroy_decompress(&info);
+        free(out);
+        return -1;
+    }
+    jpeg_create_decompress(&info);
+    jpeg_mem_src(&info, data, (unsigned long)size);
+    jpeg_read_header(&info, TRUE);
+    if ((size_t)info.image_width * (size_t)info.image_height > max_pixels) {
+        snprintf(message, message_size, "%ux%u pixels is more than the %zu accepted",
+                 info.image_width, info.image_height, max_pixels);
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
+    info.out_color_space = JCS_GRAYSCALE;
+    jpeg_start_decompress(&info);
+    size_t stride = info.output_width;
+    out = malloc(stride * info.output_height);
+    if (!out) {
+        snprintf(message, message_size, "out of memory");
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
+    while (info.output_scanline < info.output_height) {
+        unsigned char *row = out + (size_t)info.output_scanline * stride;
+        jpeg_read_scanlines(&info, &row, 1);
+    }
+    *width = (int)info.output_width;
+    *height = (int)info.output_height;
+    jpeg_finish_decompress(&info);
+    jpeg_destroy_decompress(&info);
+    *pixels = out;
+    return 0;
+}
+
+void mlpsh_jpeg_free(unsigned char *pixels) { free(pixels); }
