@@ -16,7 +16,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CReadline", path: "Sources/CReadline",
                        providers: [.apt(["libreadline-dev"])]),
-        .target(name: "MLPShell", dependencies: [.product(name: "MLPEngine", package: "Engine"), "CReadline"]),
+        // librsvg and cairo, for figures as PNG rendered from their SVG.
+        .systemLibrary(name: "CRSVG", path: "Sources/CRSVG", pkgConfig: "librsvg-2.0",
+                       providers: [.apt(["librsvg2-dev"])]),
+        .target(name: "MLPShell", dependencies: [.product(name: "MLPEngine", package: "Engine"), "CReadline", "CRSVG"]),
         .executableTarget(name: "mlpsh", dependencies: [
             "MLPShell", .product(name: "MLPEngine", package: "Engine"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import MLPShell
+import MLPEngine
 
 /// What a newcomer met: `#` inside a word, piped input, a mistyped variable on the command
 /// line, starting over and seeing the state, and a loaded model that could not be tested.
@@ -114,5 +115,41 @@ final class ProgressLineTests: XCTestCase {
         let sixty = progressLine(epoch: 1, batch: 469, of: 938, rate: 187_500, loss: 0.5, left: "3s", columns: 60)
         XCTAssertFalse(sixty.contains("samples/s"), sixty)
         XCTAssertTrue(sixty.contains("loss 0.5000") && sixty.contains("3s left"), sixty)
+    }
+}
+
+/// `plot out=` writes the format its extension names: SVG, or PNG rendered from that SVG by
+/// librsvg; any other extension is an error that writes nothing.
+final class PlotFormatTests: XCTestCase {
+    func testPNGAndSVGAndNothingElse() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-plot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let r = try Fixtures.mlpsh(["-"], input: """
+            seed 0
+            data train synthetic n=120
+            model
+              linear 4 3
+            end
+            loss cross_entropy
+            optim sgd lr=0.1
+            train epochs=3 batch=16
+            plot loss out=loss.png
+            plot accuracy out=acc.SVG
+            plot loss out=loss.jpg
+            """, in: folder)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("out=loss.jpg: '.jpg' names no format plot writes: use .svg or .png"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("loss.jpg").path))
+        let svg = try String(contentsOf: folder.appendingPathComponent("acc.SVG"), encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"), String(svg.prefix(40)))
+        let png = [UInt8](try Data(contentsOf: folder.appendingPathComponent("loss.png")))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        // Decoded: the figure's size at twice the SVG's, white paper with dark lines and text on it.
+        let image = try GreyImage.decodePNG(png)
+        XCTAssertEqual([image.width, image.height], [1280, 960])
+        let dark = image.pixels.filter { $0 < 128 }.count, white = image.pixels.filter { $0 == 255 }.count
+        XCTAssertGreaterThan(dark, 2_000)
+        XCTAssertGreaterThan(white, image.pixels.count / 2)
     }
 }

@@ -3,17 +3,23 @@ import MLPEngine
 
 func resultCommands() -> [Command] {
     [
-        Command(name: "plot", group: "Results", usage: "plot loss|accuracy [out=FILE.svg]",
+        Command(name: "plot", group: "Results", usage: "plot loss|accuracy [out=FILE.svg|FILE.png]",
                 summary: "draws train and test loss (or accuracy) against epoch",
-                details: "With out= the figure is an SVG file (train solid, test dashed); without it, a chart in the terminal.",
-                options: [OptionSpec("out", "", "the SVG file to write")], arguments: [.word],
+                details: "With out= the figure is written in the format its extension names: .svg, or .png (the same SVG\nrendered by librsvg at 1280x960); train solid, test dashed. Without out=, a chart in the terminal.",
+                options: [OptionSpec("out", "", "the .svg or .png file to write")], arguments: [.word],
                 example: "plot loss out=loss.svg", run: { inv, o, s in
-                    try expectArguments(inv, 1...1, usage: "plot loss|accuracy [out=FILE.svg]")
+                    try expectArguments(inv, 1...1, usage: "plot loss|accuracy [out=FILE.svg|FILE.png]")
                     let chart = try historyChart(inv.positional[0], s.history)
                     if o.has("out") {
                         let path = o.string("out")
                         guard !path.isEmpty else { throw EngineError("out= needs a file name") }
-                        try AtomicFile.write(SVGChart.render(chart), to: path)
+                        let svg = SVGChart.render(chart)
+                        switch (path as NSString).pathExtension.lowercased() {
+                        case "svg": try AtomicFile.write(svg, to: path)
+                        case "png": try AtomicFile.write(try PNGRaster.png(fromSVG: svg, width: SVGChart.width, height: SVGChart.height), to: path)
+                        case let other:
+                            throw EngineError("out=\(path): \(other.isEmpty ? "no extension" : "'.\(other)'") names no format plot writes: use .svg or .png")
+                        }
                     } else {
                         s.console.write(TerminalChart.render(chart, columns: TerminalChart.terminalColumns))
                     }

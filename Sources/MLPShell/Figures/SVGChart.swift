@@ -6,8 +6,11 @@ import Foundation
 enum SVGChart {
     static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
 
+    /// The figure's size in pixels, as matplotlib's default 6.4x4.8 inches at 100 dpi.
+    static let width = 640, height = 480
+
     static func render(_ chart: Chart) -> String {
-        let width = 640.0, height = 480.0
+        let width = Double(Self.width), height = Double(Self.height)
         let left = 80.0, right = 620.0, top = 48.0, bottom = 420.0
         let (xr, yr) = chart.bounds
         // Pad y by 5% each side, as matplotlib's autoscale margins do.
