@@ -42,6 +42,22 @@ final class EngineAPITests: XCTestCase {
         return r
     }
 
+    /// Large activations are split across cores; the result is the same value for value.
+    func testElementwiseLayersOnLargeInputsSplitAcrossCoresAlike() {
+        var random = RandomSource(seed: 3)
+        let n = 5 * 40_001
+        let x = Tensor(shape: [n / 5, 5], values: (0..<n).map { _ in random.uniform(-1, 1) })
+        let dy = Tensor(shape: [n / 5, 5], values: (0..<n).map { _ in random.uniform(-1, 1) })
+        for layer in [ReLU(shape: [5]), LeakyReLU(shape: [5], slope: 0.1), Tanh(shape: [5])] as [ElementwiseLayer] {
+            let y = layer.forward(x).array, dx = layer.backward(dy).array
+            var yy = [Float](repeating: 0, count: n), dd = [Float](repeating: 0, count: n)
+            layer.apply(x.data, &yy, n)
+            yy.withUnsafeBufferPointer { layer.derivative(x.data, $0.baseAddress!, dy.data, &dd, n) }
+            XCTAssertEqual(y, yy, layer.kind)
+            XCTAssertEqual(dx, dd, layer.kind)
+        }
+    }
+
     func testTensorShapesAreBatchFirst() {
         let t = Tensor(shape: [5, 1, 28, 28])
         XCTAssertEqual(t.rows, 5)

@@ -29,16 +29,27 @@ open class ElementwiseLayer: Layer {
         fatalError("\(kind) must override derivative")
     }
 
+    /// Values from which a pass is split across cores (a conv layer's activations).
+    static let parallelCount = 65_536
+
     public func forward(_ x: Tensor) -> Tensor {
         input = x
         output.reshape(x.shape)
-        apply(x.data, output.data, x.count)
+        let src = x.data, dst = output.data
+        if x.count < Self.parallelCount { apply(src, dst, x.count); return output }
+        Parallel.shared.forEachSlice(of: x.count, minimum: Self.parallelCount / 2) { [unowned self] start, n in
+            self.apply(src + start, dst + start, n)
+        }
         return output
     }
 
     public func backward(_ gy: Tensor) -> Tensor {
         gradInput.reshape(gy.shape)
-        derivative(input!.data, output.data, gy.data, gradInput.data, gy.count)
+        let x = input!.data, y = output.data, dy = gy.data, dx = gradInput.data
+        if gy.count < Self.parallelCount { derivative(x, y, dy, dx, gy.count); return gradInput }
+        Parallel.shared.forEachSlice(of: gy.count, minimum: Self.parallelCount / 2) { [unowned self] start, n in
+            self.derivative(x + start, y + start, dy + start, dx + start, n)
+        }
         return gradInput
     }
 }

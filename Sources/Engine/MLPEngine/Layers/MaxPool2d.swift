@@ -92,11 +92,15 @@ public final class MaxPool2d: Layer {
         gradInput.fill(0)
         let dx = gradInput.data, dy = gy.data
         argmax.withUnsafeBufferPointer { am in
-            for image in 0..<batch {
-                let target = dx + image * g.inputSize
-                for i in 0..<perImage {
-                    let o = image * perImage + i
-                    target[Int(am[o])] += dy[o]
+            let am = am.baseAddress!
+            // Images are disjoint: each core routes its share's gradients.
+            Parallel.shared.forEachSlice(of: batch, minimum: 8) { first, count in
+                for image in first..<(first + count) {
+                    let target = dx + image * g.inputSize
+                    for i in 0..<perImage {
+                        let o = image * perImage + i
+                        target[Int(am[o])] += dy[o]
+                    }
                 }
             }
         }
