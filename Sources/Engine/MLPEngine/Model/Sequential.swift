@@ -38,6 +38,9 @@ public final class Sequential {
     /// The widest sample any layer reads or writes: a batch's buffers scale with it.
     public var maxWidth: Int { layers.map { $0.outputShape.reduce(1, *) }.reduce(inputWidth, max) }
 
+    /// Floats a sample takes across all the layers' outputs: each layer keeps its own.
+    public var activationWidth: Int { layers.map { $0.outputShape.reduce(1, *) }.reduce(inputWidth, +) }
+
     /// Checks that a batch of `rows` fits the activation budget (2^28 floats a buffer).
     public func checkBatch(_ rows: Int) throws {
         let (n, overflow) = rows.multipliedReportingOverflow(by: maxWidth)

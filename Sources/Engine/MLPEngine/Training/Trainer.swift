@@ -120,8 +120,8 @@ public final class Trainer {
     public func evaluate(_ dataset: Dataset, batch: Int, chunk: Int = 16) throws -> (loss: Double, accuracy: Double) {
         model.isTraining = false
         defer { model.isTraining = true }
-        // As many batches a pass as fit in 2^24 floats a buffer, at most `chunk`.
-        let fit = max(1, min(chunk, (1 << 24) / max(1, batch * model.maxWidth)))
+        // As many batches a pass as keep all the layers' outputs within 2^24 floats, at most `chunk`.
+        let fit = max(1, min(chunk, (1 << 24) / max(1, batch * model.activationWidth)))
         let loader: BatchLoader
         if let l = evaluationLoader, l.dataset === dataset, l.batchSize == batch * fit {
             loader = l
