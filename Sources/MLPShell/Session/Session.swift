@@ -18,11 +18,8 @@ public final class Console {
 
     /// Standard output and standard error, unbuffered line by line.
     public static func standard() -> Console {
-        Console(write: { s in
-            FileHandle.standardOutput.write(s.data(using: .utf8)!)
-        }, writeError: { s in
-            FileHandle.standardError.write(s.data(using: .utf8)!)
-        })
+        Console(write: { StandardStreams.write($0, to: STDOUT_FILENO) },
+                writeError: { StandardStreams.write($0, to: STDERR_FILENO) })
     }
 
     public func print(_ line: String) { write(line + "\n") }

@@ -17,7 +17,7 @@ public final class PlainLineReader: LineReader {
     private let showPrompt: Bool
     public init(showPrompt: Bool) { self.showPrompt = showPrompt }
     public func readLine(prompt: String) -> String? {
-        if showPrompt { FileHandle.standardOutput.write(prompt.data(using: .utf8)!) }
+        if showPrompt { StandardStreams.write(prompt, to: STDOUT_FILENO) }
         return Swift.readLine(strippingNewline: true)
     }
     public func remember(_ entry: String) {}

@@ -92,7 +92,7 @@ public final class REPL {
             }
         }
         reader.finish()
-        FileHandle.standardOutput.write("\n".data(using: .utf8)!)
+        StandardStreams.write("\n", to: STDOUT_FILENO)
         return 0
     }
 
