@@ -109,6 +109,7 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     let log = o.has("log") ? o.string("log") : nil
     if let log { try checkWritableFolder(log) }
     let loggedFrom = s.history.count
+    var logStarted = false
     let trainer = try makeTrainer(s)
     let data = try s.requireDataset("train")
     let progress = ProgressReporter(console: s.console, samplesPerEpoch: data.count)
@@ -116,7 +117,14 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     trainer.hooks.epochEnded = { [unowned trainer] result in
         progress.clear()
         s.console.print(result.line)
-        if let log { try AtomicFile.write(csvHeader + trainer.history[loggedFrom...].map(csvRow).joined(), to: log) }
+        // The log: written whole (header and the first row) at the first epoch, then a row appended an epoch.
+        guard let log else { return }
+        if logStarted {
+            try AtomicFile.append(csvRow(result), to: log)
+        } else {
+            try AtomicFile.write(csvHeader + trainer.history[loggedFrom...].map(csvRow).joined(), to: log)
+            logStarted = true
+        }
     }
     defer {
         progress.clear()

@@ -34,7 +34,7 @@ public enum AtomicFile {
                 offset += n
             }
             guard fsync(fd) == 0 else { throw EngineError("\(path): flushing to disk failed (\(String(cString: strerror(errno)))); the old file is unchanged") }
-            fchmod(fd, 0o644)
+            fchmod(fd, mode(replacing: path))
             close(fd)
             closed = true
             guard rename(tmp, path) == 0 else {
@@ -47,7 +47,42 @@ public enum AtomicFile {
         }
     }
 
+    /// The process's umask, read once (reading it means setting it back at once).
+    private static let processUmask: mode_t = {
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
+    }()
+
+    /// The mode a written file gets: the mode of the regular file it replaces, or for a new
+    /// file 0666 less the umask, as open(2) would create it.
+    static func mode(replacing path: String) -> mode_t {
+        var st = stat()
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { return st.st_mode & 0o7777 }
+        return 0o666 & ~processUmask
+    }
+
     public static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
+    }
+
+    /// Appends `text` to the regular file at `path` in one write(2) (a log's next row): the
+    /// rows before it are never rewritten.
+    public static func append(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw EngineError("\(path): cannot append to it (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw EngineError("\(path) is not a regular file") }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw EngineError("\(path): write failed (\(String(cString: strerror(errno))))")
+            }
+            offset += n
+        }
     }
 }

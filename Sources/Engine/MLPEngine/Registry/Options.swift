@@ -47,6 +47,10 @@ public struct Options: Sendable {
         guard let v = Double(text), v.isFinite else {
             throw EngineError("\(key)=\(text) for '\(owner)' is not a number")
         }
+        // Every setting ends up in float32 arithmetic: one that rounds to infinity is refused.
+        guard Float(v).isFinite else {
+            throw EngineError("\(key)=\(text) for '\(owner)' is out of range: it must be within ±\(Float.greatestFiniteMagnitude)")
+        }
         if let lo = min, minExclusive ? v <= lo : v < lo {
             throw EngineError("\(key)=\(text) for '\(owner)' is out of range: it must be \(minExclusive ? ">" : ">=") \(fmt(lo))")
         }

@@ -1,0 +1,63 @@
+import Foundation
+import XCTest
+
+/// From the hostile tester's list: written files keep the process's umask (and a replaced
+/// file its mode), settings that round to infinity are refused, and `train log=` appends a
+/// row an epoch instead of rewriting the file.
+final class HostileInputTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-hostile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    private func mode(_ name: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path)[.posixPermissions] as! NSNumber).intValue
+    }
+
+    func testSavedFilesFollowTheUmaskAndKeepAReplacedFilesMode() throws {
+        let executable = try XCTUnwrap(Fixtures.executable)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "umask 077; exec '\(executable.path)' -c 'model; linear 2 2; end; save private.safetensors; history out=h.csv'"]
+        p.currentDirectoryURL = folder
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertEqual(try mode("private.safetensors"), 0o600)
+        XCTAssertEqual(try mode("h.csv"), 0o600)
+        // A file that is there keeps its mode when it is replaced.
+        let kept = folder.appendingPathComponent("kept.safetensors")
+        FileManager.default.createFile(atPath: kept.path, contents: Data(), attributes: [.posixPermissions: 0o640])
+        XCTAssertEqual(try Fixtures.mlpsh(["-c", "model; linear 2 2; end; save kept.safetensors"], in: folder).status, 0)
+        XCTAssertEqual(try mode("kept.safetensors"), 0o640)
+    }
+
+    func testSettingsThatRoundToInfinityAreRefused() throws {
+        for command in ["optim sgd lr=1e39", "optim adam eps=-4e38", "loss cross_entropy label_smoothing=1e39", "model; leaky_relu slope=3.5e38; end"] {
+            let r = try Fixtures.mlpsh(["-c", command], in: folder)
+            XCTAssertEqual(r.status, 1, command)
+            XCTAssertTrue(r.err.contains("out of range"), "\(command): \(r.err)")
+        }
+    }
+
+    func testTheLogGetsARowAnEpoch() throws {
+        let r = try Fixtures.mlpsh(["-c", "seed 0; data train synthetic n=32; model; linear 4 3; end; loss cross_entropy; optim sgd lr=0.1; "
+                                    + "train epochs=500 batch=32 log=log.csv; history out=all.csv"], in: folder)
+        XCTAssertEqual(r.status, 0, r.err)
+        let log = try String(contentsOf: folder.appendingPathComponent("log.csv"), encoding: .utf8)
+        let all = try String(contentsOf: folder.appendingPathComponent("all.csv"), encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 501)
+        XCTAssertEqual(log, all, "the appended log is the history, row for row")
+        // A second train starts its own log.
+        let again = try Fixtures.mlpsh(["-c", "data train synthetic n=32; model; linear 4 3; end; loss cross_entropy; optim sgd lr=0.1; "
+                                        + "train epochs=2 batch=32 log=log.csv; train epochs=3 batch=32 log=log.csv"], in: folder)
+        XCTAssertEqual(again.status, 0, again.err)
+        let rows = try String(contentsOf: folder.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 4)
+        XCTAssertEqual(rows.dropFirst().map { $0.split(separator: ",")[0] }, ["2", "3", "4"])
+    }
+}
