@@ -60,4 +60,67 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(rows.count, 4)
         XCTAssertEqual(rows.dropFirst().map { $0.split(separator: ",")[0] }, ["2", "3", "4"])
     }
+
+    // MARK: - Reads check before they read; writes never replace what is not a regular file
+
+    func testDevicesFIFOsHugeFilesAndEndlessInputAreRefusedBeforeReading() throws {
+        let fifo = folder.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let sparse = folder.appendingPathComponent("sparse.safetensors").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: sparse, contents: nil))
+        XCTAssertEqual(truncate(sparse, 5 << 30), 0)
+        let cases: [(String, String)] = [
+            ("model; linear 784 10; end; predict /dev/zero", "/dev/zero is a device"),
+            ("load /dev/urandom", "/dev/urandom is a device"),
+            ("load \(fifo)", "is a FIFO"),
+            ("include \(fifo)", "is a FIFO"),
+            ("load \(sparse)", "not a valid safetensors file"),
+        ]
+        for (command, words) in cases {
+            let r = try Fixtures.mlpsh(["-c", command], in: folder)
+            XCTAssertEqual(r.status, 1, command)
+            XCTAssertTrue(r.err.contains(words), "\(command): \(r.err)")
+        }
+        // Endless standard input stops at the script limit.
+        let p = Process()
+        p.executableURL = try XCTUnwrap(Fixtures.executable)
+        p.arguments = ["-"]
+        p.standardInput = try XCTUnwrap(FileHandle(forReadingAtPath: "/dev/zero"))
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1)
+        XCTAssertTrue(message.contains("a script is at most"), message)
+    }
+
+    func testWritesRefuseDevicesAndFIFOsAndGoThroughSymlinks() throws {
+        let fifo = folder.appendingPathComponent("fifo.csv").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        var commands = [("history out=\(fifo)", "is a FIFO: refused")]
+        // A device node of our own (as /dev/null is, 1:3), where we may make one (root).
+        let device = folder.appendingPathComponent("null").path
+        if mknod(device, S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0 {   // makedev(1, 3)
+            commands.append(("model; linear 2 2; end; save \(device)", "is a device: refused"))
+        }
+        for (command, words) in commands {
+            let r = try Fixtures.mlpsh(["-c", command], in: folder)
+            XCTAssertEqual(r.status, 1, command)
+            XCTAssertTrue(r.err.contains(words), "\(command): \(r.err)")
+        }
+        var st = stat()
+        XCTAssertEqual(lstat(fifo, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO, "the FIFO is still a FIFO")
+        if lstat(device, &st) == 0 { XCTAssertEqual(st.st_mode & S_IFMT, S_IFCHR, "the device is still a device") }
+        // A symlink is written through to its target, which is replaced; the link stays.
+        let target = folder.appendingPathComponent("real.csv").path
+        FileManager.default.createFile(atPath: target, contents: Data("old".utf8))
+        let link = folder.appendingPathComponent("link.csv").path
+        XCTAssertEqual(symlink("real.csv", link), 0)
+        XCTAssertEqual(try Fixtures.mlpsh(["-c", "history out=\(link)"], in: folder).status, 0)
+        XCTAssertEqual(lstat(link, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFLNK, "the link is still a link")
+        XCTAssertTrue(try String(contentsOfFile: target, encoding: .utf8).hasPrefix("epoch,"))
+    }
 }

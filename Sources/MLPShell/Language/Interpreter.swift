@@ -68,11 +68,8 @@ public final class Interpreter {
         guard includeDepth < Self.maxIncludeDepth else {
             throw EngineError("include is nested more than \(Self.maxIncludeDepth) deep (does a file include itself?)")
         }
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            if !FileManager.default.fileExists(atPath: path) { throw EngineError("\(path): no such file") }
+        let bytes = try readFileBytes(path, limit: Runner.maximumScriptSize, inflate: false)
+        guard !bytes.contains(0), let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]) else {
             throw EngineError("\(path): cannot be read as UTF-8 text")
         }
         includeDepth += 1

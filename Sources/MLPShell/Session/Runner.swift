@@ -50,8 +50,17 @@ public final class Runner {
 
     /// Runs a script read from standard input.
     public func runStandardInput() -> Int32 {
-        let data = FileHandle.standardInput.readDataToEndOfFile()
-        guard let text = String(data: data, encoding: .utf8) else {
+        let bytes: [UInt8]
+        do {
+            bytes = try readCapped(STDIN_FILENO, name: "<stdin>", limit: Runner.maximumScriptSize)
+        } catch let e as EngineError {
+            session.console.writeError("\(e.message): a script is at most \(Runner.maximumScriptSize) bytes\n")
+            return 1
+        } catch {
+            session.console.writeError("<stdin>: error: \(error)\n")
+            return 1
+        }
+        guard let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]), !bytes.contains(0) else {
             session.console.writeError("<stdin>: error: input is not UTF-8 text\n")
             return 1
         }
@@ -78,16 +87,21 @@ public final class Runner {
         return 1
     }
 
+    /// The largest script read: 64 MiB.
+    public static let maximumScriptSize = 1 << 26
+
     private func readScript(_ path: String) -> String? {
-        guard FileManager.default.fileExists(atPath: path) else {
-            session.console.writeError("mlpsh: error: \(path): no such file\n")
+        let data: [UInt8]
+        do {
+            data = try readFileBytes(path, limit: Runner.maximumScriptSize, inflate: false)
+        } catch let e as EngineError {
+            session.console.writeError("mlpsh: error: \(e.message)\n")
             return nil
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        } catch {
             session.console.writeError("mlpsh: error: \(path): cannot be read\n")
             return nil
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard !data.contains(0), let text = String(validatingUTF8: data.map { CChar(bitPattern: $0) } + [0]) else {
             session.console.writeError("mlpsh: error: \(path): not UTF-8 text\n")
             return nil
         }

@@ -174,8 +174,51 @@ public struct SafeTensors {
         self.metadata = metadata
     }
 
+    /// Reads the file at `path`: the header first, then only the bytes its tensors span, so a
+    /// huge or endless file is refused after a few bytes instead of read whole.
     public init(path: String) throws {
-        try self.init(parsing: try readFileBytes(path, limit: 1 << 33, inflate: false), name: path)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            // The same messages as any other read.
+            _ = try readFileBytes(path, limit: 0, inflate: false)
+            throw EngineError("\(path): cannot be opened")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            _ = try readFileBytes(path, limit: 0, inflate: false)   // says what it is
+            throw EngineError("\(path) is not a regular file: refused")
+        }
+        let size = Int(st.st_size)
+        func fail(_ why: String) -> EngineError { EngineError("\(path): not a valid safetensors file: \(why)") }
+        guard size >= 8 else { throw fail("only \(size) bytes; the header length alone needs 8") }
+        var prefix = [UInt8](repeating: 0, count: 8)
+        guard pread(fd, &prefix, 8, 0) == 8 else { throw fail("the header length cannot be read") }
+        var n: UInt64 = 0
+        for i in (0..<8).reversed() { n = n << 8 | UInt64(prefix[i]) }
+        guard n <= UInt64(Self.maxHeaderSize) else { throw fail("the header claims \(n) bytes, more than the limit of \(Self.maxHeaderSize)") }
+        guard Int(n) <= size - 8 else { throw fail("the header claims \(n) bytes but the file has only \(size - 8) after the length") }
+        var header = [UInt8](repeating: 0, count: Int(n))
+        guard header.isEmpty || pread(fd, &header, Int(n), 8) == Int(n) else { throw fail("the header cannot be read") }
+        // The data the header's tensors span; the parser checks the rest.
+        var dataEnd = 0
+        if let object = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any] {
+            for (key, value) in object where key != "__metadata__" {
+                if let offsets = (value as? [String: Any])?["data_offsets"] as? [Any], let end = offsets.last as? NSNumber {
+                    dataEnd = max(dataEnd, min(end.intValue, size))
+                }
+            }
+        }
+        let total = min(size, 8 + Int(n) + max(0, dataEnd))
+        var bytes = [UInt8](repeating: 0, count: total)
+        var done = 0
+        while done < total {
+            let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, total - done, off_t(done)) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { throw fail("the file cannot be read to its end") }
+            done += got
+        }
+        try self.init(parsing: bytes, name: path)
     }
 }
 

@@ -8,14 +8,12 @@ public enum AtomicFile {
     /// simulates a failed write (a full disk).
     nonisolated(unsafe) public static var failureInjection: ((Int) throws -> Void)?
 
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    public static func write(_ bytes: [UInt8], to given: String) throws {
+        // A symbolic link is written through: its target is replaced, atomically, where it is.
+        let path = try target(of: given)
         try checkWritableFolder(path)
         let dir = parentFolder(of: path)
         let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw EngineError("\(path) is a folder")
-        }
         var template = Array((dir + "/.\(name).tmp-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw EngineError("\(path): cannot write in \(dir) (\(String(cString: strerror(errno))))") }
@@ -47,6 +45,31 @@ public enum AtomicFile {
         }
     }
 
+    /// The path to write for `path`: itself when missing or a regular file; the end of its
+    /// chain of symbolic links when it is one; anything else (a folder, a device, a FIFO, a
+    /// socket) is refused, since renaming over it would replace it.
+    static func target(of path: String) throws -> String {
+        var current = path
+        for _ in 0..<32 {
+            var st = stat()
+            guard lstat(current, &st) == 0 else { return current }   // missing: created
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: return current
+            case S_IFLNK:
+                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let n = readlink(current, &buffer, buffer.count - 1)
+                guard n > 0 else { throw EngineError("\(path): cannot read the link (\(String(cString: strerror(errno))))") }
+                let link = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                current = link.hasPrefix("/") ? link : parentFolder(of: current) + "/" + link
+            case S_IFDIR: throw EngineError("\(path) is a folder")
+            case S_IFCHR, S_IFBLK: throw EngineError("\(path) is a device: refused (only a regular file or a new path is written)")
+            case S_IFIFO: throw EngineError("\(path) is a FIFO: refused (only a regular file or a new path is written)")
+            default: throw EngineError("\(path) is not a regular file: refused")
+            }
+        }
+        throw EngineError("\(path): too many levels of symbolic links")
+    }
+
     /// The process's umask, read once (reading it means setting it back at once).
     private static let processUmask: mode_t = {
         let mask = umask(0o022)
@@ -68,7 +91,8 @@ public enum AtomicFile {
 
     /// Appends `text` to the regular file at `path` in one write(2) (a log's next row): the
     /// rows before it are never rewritten.
-    public static func append(_ text: String, to path: String) throws {
+    public static func append(_ text: String, to given: String) throws {
+        let path = try target(of: given)
         let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw EngineError("\(path): cannot append to it (\(String(cString: strerror(errno))))") }
         defer { close(fd) }

@@ -2,25 +2,51 @@ import CZlib
 import Foundation
 
 /// Reads a whole file, inflating it when it is gzip-compressed (by its magic bytes, not its
-/// name) unless `inflate` is false. `limit` bounds the size, so a hostile file cannot exhaust memory.
+/// name) unless `inflate` is false. `limit` bounds the size, checked before reading (fstat),
+/// so a hostile or huge file cannot exhaust memory; anything but a regular file (a device, a
+/// FIFO, a folder) is refused, and the read itself stops at the limit.
 public func readFileBytes(_ path: String, limit: Int = 1 << 31, inflate: Bool = true) throws -> [UInt8] {
-    var isFolder: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-        throw EngineError("\(path) is a folder, not a file")
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else {
+        let code = errno
+        if code == ENOENT { throw EngineError("\(path): no such file") }
+        if code == EACCES { throw EngineError("\(path): cannot be read (permission denied)") }
+        throw EngineError("\(path): cannot be opened (\(String(cString: strerror(code))))")
     }
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-        if !FileManager.default.fileExists(atPath: path) { throw EngineError("\(path): no such file") }
-        throw EngineError("\(path): cannot be read (permission denied?)")
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw EngineError("\(path): cannot be read (\(String(cString: strerror(errno))))") }
+    switch st.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: throw EngineError("\(path) is a folder, not a file")
+    case S_IFCHR, S_IFBLK: throw EngineError("\(path) is a device, not a regular file: refused")
+    case S_IFIFO: throw EngineError("\(path) is a FIFO, not a regular file: refused")
+    default: throw EngineError("\(path) is not a regular file: refused")
     }
-    defer { try? handle.close() }
-    let head = (try? handle.read(upToCount: 2)).flatMap { $0 } ?? Data()
-    if inflate && head.count == 2 && head[head.startIndex] == 0x1f && head[head.startIndex + 1] == 0x8b {
+    var head = [UInt8](repeating: 0, count: 2)
+    let got = pread(fd, &head, 2, 0)
+    if inflate && got == 2 && head[0] == 0x1f && head[1] == 0x8b {
         return try inflateGzipFile(path, limit: limit)
     }
-    try handle.seek(toOffset: 0)
-    let data = (try? handle.readToEnd()).flatMap { $0 } ?? Data()
-    guard data.count <= limit else { throw EngineError("\(path): larger than \(limit) bytes") }
-    return [UInt8](data)
+    guard Int(st.st_size) <= limit else { throw EngineError("\(path): larger than \(limit) bytes (\(st.st_size))") }
+    return try readCapped(fd, name: path, limit: limit, expected: Int(st.st_size))
+}
+
+/// Reads `fd` to its end, failing as soon as more than `limit` bytes came.
+public func readCapped(_ fd: Int32, name: String, limit: Int, expected: Int = 0) throws -> [UInt8] {
+    var out = [UInt8]()
+    out.reserveCapacity(min(expected, limit))
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw EngineError("\(name): read failed (\(String(cString: strerror(errno))))")
+        }
+        if n == 0 { return out }
+        guard out.count + n <= limit else { throw EngineError("\(name): larger than \(limit) bytes") }
+        out.append(contentsOf: chunk[0..<n])
+    }
 }
 
 private func inflateGzipFile(_ path: String, limit: Int) throws -> [UInt8] {
