@@ -123,4 +123,30 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFLNK, "the link is still a link")
         XCTAssertTrue(try String(contentsOfFile: target, encoding: .utf8).hasPrefix("epoch,"))
     }
+
+    // MARK: - What is saved must load; bounded tables and words
+
+    func testValuesThatRoundOntoTheirBoundAreRefused() throws {
+        let r = try Fixtures.mlpsh(["-c", "model; linear 4 4; dropout p=0.99999999999; end"], in: folder)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("rounds to 1.0 in float32: it must be < 1.0"), r.err)
+        // Just below the bound in float32 is fine, and the file loads again.
+        let ok = try Fixtures.mlpsh(["-c", "model; linear 4 4; dropout p=0.9999999; end; save d.safetensors"], in: folder)
+        XCTAssertEqual(ok.status, 0, ok.err)
+        let back = try Fixtures.mlpsh(["-c", "load d.safetensors; summary"], in: folder)
+        XCTAssertEqual(back.status, 0, back.err)
+    }
+
+    func testConfusionOnAWideOutputIsRefused() throws {
+        let r = try Fixtures.mlpsh(["-c", "model; linear 4 30000; end; data test synthetic features=4; confusion"], in: folder)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("30000 classes") && r.err.contains("use 'test'"), r.err)
+    }
+
+    func testAVariableThatDoublesItselfStopsAtALine() throws {
+        let script = "set a xxxxxxxxxxxxxxxx\n" + String(repeating: "set a $a$a\n", count: 30)
+        let r = try Fixtures.mlpsh(["-"], input: script, in: folder)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.hasPrefix("<stdin>:18: error: a word grows past 1048576 bytes"), r.err)
+    }
 }

@@ -87,6 +87,9 @@ public enum Lexer {
             if ch == "$" {
                 let (value, next) = try expand(chars, from: i, variables: variables)
                 current += value
+                guard current.utf8.count <= maximumWordSize else {
+                    throw EngineError("a word grows past \(maximumWordSize) bytes as its variables expand (is a variable doubling itself?)")
+                }
                 inWord = true
                 i = next
                 continue
@@ -135,6 +138,9 @@ public enum Lexer {
         guard let value = variables(name) else { throw EngineError("undefined variable '$\(name)' (define it with 'set \(name) VALUE')") }
         return (value, j)
     }
+
+    /// The largest a word may grow as variables expand: 1 MiB.
+    public static let maximumWordSize = 1 << 20
 
     /// Letters, digits and _, not starting with a digit.
     public static func isVariableName(_ s: String) -> Bool {

@@ -62,7 +62,16 @@ public struct Options: Sendable {
 
     public func float(_ key: String, min: Double? = nil, max: Double? = nil,
                       minExclusive: Bool = false, maxExclusive: Bool = false) throws -> Float {
-        Float(try double(key, min: min, max: max, minExclusive: minExclusive, maxExclusive: maxExclusive))
+        let v = Float(try double(key, min: min, max: max, minExclusive: minExclusive, maxExclusive: maxExclusive))
+        // The bound holds for the value as float32 will use it, so that what is saved loads:
+        // p=0.99999999999 is 1.0 in float32, which dropout's p < 1 refuses.
+        if let hi = max, maxExclusive, Double(v) >= hi {
+            throw EngineError("\(key)=\(string(key)) for '\(owner)' rounds to \(v) in float32: it must be < \(hi)")
+        }
+        if let lo = min, minExclusive, Double(v) <= lo {
+            throw EngineError("\(key)=\(string(key)) for '\(owner)' rounds to \(v) in float32: it must be > \(lo)")
+        }
+        return v
     }
 
     public func int(_ key: String, min: Int? = nil, max: Int? = nil) throws -> Int {

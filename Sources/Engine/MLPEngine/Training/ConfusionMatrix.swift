@@ -34,12 +34,18 @@ public struct ConfusionMatrix: Equatable {
 }
 
 extension Sequential {
+    /// The most classes `confusion` shows (4,096² counts is 128 MiB).
+    public static let maximumConfusionClasses = 4_096
+
     /// The confusion matrix of the model on `dataset`, in evaluation mode, `batch` samples a pass.
     public func confusion(_ dataset: Dataset, batch: Int = 1024,
                           check: (TrainingProgress) -> Bool = { _ in true }) throws -> ConfusionMatrix {
         isTraining = false
         defer { isTraining = true }
         let classes = max(dataset.classes, outputWidth)
+        guard classes <= Self.maximumConfusionClasses else {
+            throw EngineError("a confusion matrix of \(classes) classes has \(classes * classes) cells, more than the \(Self.maximumConfusionClasses) classes shown: use 'test' for the accuracy")
+        }
         var matrix = ConfusionMatrix(classes: classes)
         let loader = BatchLoader(dataset: dataset, batchSize: batch)
         for b in 0..<loader.batchCount {
