@@ -208,5 +208,46 @@ final class PluginTests: FolderTestCase {
         XCTAssertTrue(r.err.hasPrefix("-c:1: error: plugin Old"), r.err)
     }
 
+    /// A plugin that replaces `relu` and then fails is refused, and the built-in relu is back;
+    /// a world-writable library is refused before it is loaded.
+    func testARefusedPluginsReplacementIsUndoneAndWorldWritableLibrariesAreRefused() throws {
+        let replacer = try buildSwiftLibrary("Replacer", """
+            import MLPEngine
+            struct Failure: Error {}
+            @_cdecl("mlpsh_plugin_init")
+            public func entry(_ host: UnsafeMutableRawPointer) -> Int32 {
+                PluginHost.connect(host, plugin: "Replacer", builtAgainst: engineVersion) { r in
+                    r.layers.unregister("relu")
+                    try r.layers.register(.init(name: "relu", summary: "a replaced relu", make: { _ in fatalError() }))
+                    throw Failure()
+                }
+            }
+            """)
+        let c = Box()
+        let runner = Runner(console: Console(write: { _ in }, writeError: { c.text += $0 }), variables: [:])
+        let before = RegistryInventory(runner.session.registries)
+        XCTAssertEqual(runner.guarded { try runner.interpreter.run(source: "plugin load \(replacer)", file: "<stdin>") }, 1)
+        XCTAssertTrue(c.text.contains("was refused"), c.text)
+        XCTAssertEqual(RegistryInventory(runner.session.registries), before)
+        XCTAssertEqual(try runner.session.registries.layers.lookup("relu").summary, "max(0, x)", "the built-in relu is back")
+        XCTAssertEqual(runner.guarded { try runner.interpreter.run(source: "model; linear 4 3; relu; end", file: "<stdin>") }, 0, c.text)
+
+        // World-writable: refused, and nothing of it runs.
+        let open = try buildSwiftLibrary("Open", """
+            import MLPEngine
+            @_cdecl("mlpsh_plugin_init")
+            public func entry(_ host: UnsafeMutableRawPointer) -> Int32 {
+                PluginHost.connect(host, plugin: "Open", builtAgainst: engineVersion) { r in
+                    try r.layers.register(.init(name: "open_layer", summary: "from a world-writable file", make: { _ in fatalError() }))
+                }
+            }
+            """)
+        XCTAssertEqual(chmod(open, 0o777), 0)
+        c.text = ""
+        XCTAssertEqual(runner.guarded { try runner.interpreter.run(source: "plugin load \(open)", file: "<stdin>") }, 1)
+        XCTAssertTrue(c.text.contains("is world-writable"), c.text)
+        XCTAssertFalse(runner.session.registries.layers.contains("open_layer"))
+    }
+
     private final class Box { var text = "" }
 }

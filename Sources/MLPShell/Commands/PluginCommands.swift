@@ -9,9 +9,11 @@ func pluginCommands() -> [Command] {
                 summary: "loads a plugin library: its layers, losses, optimizers and datasets can be used at once",
                 details: """
                 NAME is found as lib<NAME>.so in the folders of $MLPSH_PLUGIN_PATH (colon-separated), then in
-                plugins/*/.build/release beside mlpsh's package and in the current folder (scripts/build-plugins
-                builds them). A path (with a '/' or ending in .so) is loaded as given. Loading a plugin again
-                does nothing. A library that is refused leaves every registry as it was.
+                plugins/*/.build/release beside mlpsh's package (scripts/build-plugins builds them); never in
+                the current folder unless given as a path. A path (with a '/' or ending in .so) is loaded as
+                given. A world-writable library, or one in a world-writable folder without the sticky bit, is
+                refused. Loading a plugin again does nothing. A library that is refused leaves every registry
+                as it was, even one it replaced.
                 """,
                 arguments: [.word, .path], example: "plugin load Activations", run: { inv, _, s in
                     guard let verb = inv.positional.first else {
@@ -80,6 +82,7 @@ func pluginFolders() -> [String] {
         }
         dir.deleteLastPathComponent()
     }
-    roots.append(FileManager.default.currentDirectoryPath)
+    // Not the current folder: as '.' in PATH, it would load whatever a folder one happens to be
+    // in holds. A plugin there is loaded by its path (plugin load ./libX.so).
     return PluginLoader.searchFolders(roots: roots)
 }

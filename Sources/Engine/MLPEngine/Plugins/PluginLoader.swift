@@ -48,11 +48,25 @@ public final class PluginLoader {
         throw EngineError("no plugin '\(nameOrPath)': \(searched) (set MLPSH_PLUGIN_PATH, or run scripts/build-plugins)")
     }
 
+    /// Refuses a library that anyone may replace: one that is world-writable, or in a folder
+    /// that is world-writable without the sticky bit.
+    static func checkNotWorldWritable(_ path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & 0o002 != 0 {
+            throw EngineError("\(path) is world-writable: anyone could have replaced it; refused (chmod o-w it)")
+        }
+        let folder = parentFolder(of: path)
+        if stat(folder, &st) == 0, st.st_mode & 0o002 != 0, st.st_mode & UInt32(S_ISVTX) == 0 {
+            throw EngineError("\(path) is in \(folder), which is world-writable: anyone could have put it there; refused")
+        }
+    }
+
     /// Loads the library at `path`. Returns nil when that plugin is already loaded.
     @discardableResult
     public func load(path: String) throws -> LoadedPlugin? {
         let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         if loaded.contains(where: { $0.path == real }) { return nil }
+        try Self.checkNotWorldWritable(real)
         guard let handle = dlopen(real, RTLD_NOW | RTLD_LOCAL) else {
             let why = dlerror().map { String(cString: $0) } ?? "unknown error"
             throw EngineError("\(path): cannot be loaded as a plugin library (\(why))")
@@ -65,17 +79,20 @@ public final class PluginLoader {
         let entry = unsafeBitCast(symbol, to: Entry.self)
         let host = PluginHost(registries: registries)
         let before = RegistryInventory(registries)
+        // Everything as it is now, to put back if the plugin is refused: what it added goes,
+        // and what it removed or replaced (a `linear` of its own) comes back.
+        let restores = registries.all.map { $0.snapshot() }
         let status = entry(Unmanaged.passUnretained(host).toOpaque())
         let after = RegistryInventory(registries)
         let name = host.pluginName ?? (real as NSString).lastPathComponent
         guard status == 0, host.pluginName != nil else {
             // Its types may already be referenced by metadata caches: the library stays mapped,
             // but nothing it registered remains.
-            before.rollBack(registries, from: after)
+            restores.forEach { $0() }
             throw EngineError("plugin \(name) (\(path)) was refused: \(host.failure ?? "its entry point did not call PluginHost.connect")")
         }
         if let same = loaded.first(where: { $0.name == name }) {
-            before.rollBack(registries, from: after)
+            restores.forEach { $0() }
             throw EngineError("plugin \(name) is already loaded from \(same.path)")
         }
         let plugin = LoadedPlugin(name: name, path: real, registered: before.added(in: after))

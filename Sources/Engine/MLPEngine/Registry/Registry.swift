@@ -38,6 +38,16 @@ public final class Registry<Factory>: RegistryKind {
 
     public func help(_ name: String) -> RegistryHelp? { entries[name]?.help }
 
+    /// A closure that puts the registry back as it is now: what was added since goes, and
+    /// what was removed or replaced comes back.
+    public func snapshot() -> () -> Void {
+        let (savedEntries, savedNames) = (entries, names)
+        return { [unowned self] in
+            self.entries = savedEntries
+            self.names = savedNames
+        }
+    }
+
     public func register(_ entry: RegistryEntry<Factory>) throws {
         guard entries[entry.name] == nil else {
             throw EngineError("\(kind) '\(entry.name)' is already registered")
@@ -75,6 +85,7 @@ public protocol RegistryKind: AnyObject {
     func contains(_ name: String) -> Bool
     func unregister(_ name: String)
     func help(_ name: String) -> RegistryHelp?
+    func snapshot() -> () -> Void
 }
 
 /// An entry's text for `help NAME` and completion.
