@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+import MLPEngine
+@testable import MLPShell
 
 /// From the hostile tester's list: written files keep the process's umask (and a replaced
 /// file its mode), settings that round to infinity are refused, and `train log=` appends a
@@ -148,5 +150,21 @@ final class HostileInputTests: XCTestCase {
         let r = try Fixtures.mlpsh(["-"], input: script, in: folder)
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.err.hasPrefix("<stdin>:18: error: a word grows past 1048576 bytes"), r.err)
+    }
+
+    // MARK: - Text from files never reaches the terminal raw
+
+    func testControlCharactersFromAFileArePrintedEscaped() throws {
+        let w = SafeTensors.Entry(name: "0.weight", shape: [3, 4], floats: [Float](repeating: 0, count: 12))
+        let b = SafeTensors.Entry(name: "0.bias", shape: [3], floats: [0, 0, 0])
+        let evil = SafeTensors.Entry(name: "\u{1B}[2J\u{1B}[Hforged\rline\u{9B}", shape: [1], floats: [0])
+        let file = folder.appendingPathComponent("esc.safetensors").path
+        try SafeTensors(entries: [w, b, evil], metadata: [:]).write(to: file)
+        let r = try Fixtures.mlpsh(["-c", "model; linear 4 3; end; load \(file)"], in: folder)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertFalse(r.err.unicodeScalars.contains { $0.value == 0x1B || $0 == "\r" || $0.value == 0x9B }, r.err.debugDescription)
+        XCTAssertTrue(r.err.contains("'\\e[2J\\e[Hforged\\rline\\u{9B}' matches nothing"), r.err)
+        XCTAssertEqual(printable("plain text"), "plain text")
+        XCTAssertEqual(printable("a\u{7}b\u{7F}"), "a\\u{7}b\\u{7F}")
     }
 }

@@ -8,7 +8,7 @@ func dataCommands() -> [Command] {
                 arguments: [.word, .dataset], example: "data train mnist split=train",
                 delegatesOptions: true, run: { inv, _, s in
                     if inv.positional.isEmpty && inv.options.isEmpty {
-                        for name in s.datasets.keys.sorted() { s.console.print("\(name): \(s.datasets[name]!.summary)") }
+                        for name in s.datasets.keys.sorted() { s.console.print("\(name): \(printable(s.datasets[name]!.summary))") }
                         return
                     }
                     try expectArguments(inv, 2...2, usage: "data NAME SOURCE [KEY=VALUE ...]")

@@ -29,7 +29,7 @@ func inspectionCommands() -> [Command] {
                     let batch = max(1, min(data.count, (1 << 22) / max(1, model.maxWidth)))
                     try model.checkBatch(batch)
                     let m = try model.confusion(data, batch: batch) { _ in !s.interruptRequested() }
-                    s.console.write(confusionTable(m, names: data.classNames, title: "\(name): \(data.summary)"))
+                    s.console.write(confusionTable(m, names: data.classNames.map(printable), title: "\(name): \(printable(data.summary))"))
                 }),
     ]
 }
@@ -54,7 +54,7 @@ private func predictionInput(_ source: String, _ s: Session, shape: [Int]) throw
                                   pixels: x.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) })
             }
             let l = Int(label)
-            return (image, x, data.classNames.indices.contains(l) ? data.classNames[l] : String(l))
+            return (image, x, data.classNames.indices.contains(l) ? printable(data.classNames[l]) : String(l))
         }
     }
     // A grey image [1, H, W], or a flat input whose width is a square (784 = 28x28).
@@ -103,7 +103,7 @@ private func predict(_ inv: Invocation, _ o: Options, _ s: Session) throws {
 /// The class names of the session's data (test, then train), or the output indices.
 private func classNames(_ s: Session, count: Int) -> [String] {
     let names = (s.datasets["test"] ?? s.datasets["train"])?.classNames ?? []
-    return (0..<count).map { $0 < names.count ? names[$0] : String($0) }
+    return (0..<count).map { $0 < names.count ? printable(names[$0]) : String($0) }
 }
 
 /// The matrix with true classes as rows, then each class's precision and recall.

@@ -23,7 +23,7 @@ func stateCommands() -> [Command] {
 func stateReport(_ s: Session) -> String {
     var rows: [(String, String)] = []
     let names = s.datasets.keys.sorted()
-    rows.append(("data", names.isEmpty ? "(none)" : names.map { "\($0): \(s.datasets[$0]!.summary)" }.joined(separator: "\n")))
+    rows.append(("data", names.isEmpty ? "(none)" : names.map { "\($0): \(printable(s.datasets[$0]!.summary))" }.joined(separator: "\n")))
     if let model = s.model {
         rows.append(("model", model.layers.map(\.definition).joined(separator: "\n")))
         rows.append(("parameters", grouped(model.parameterCount)))

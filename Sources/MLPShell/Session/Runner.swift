@@ -77,12 +77,8 @@ public final class Runner {
             return 0
         } catch let exit as ShellExit {
             return exit.status
-        } catch let e as ShellError {
-            session.console.writeError("\(e)\n")
-        } catch let e as EngineError {
-            session.console.writeError("error: \(e.message)\n")
         } catch {
-            session.console.writeError("error: \(error)\n")
+            session.console.writeError(errorLine(error))
         }
         return 1
     }

@@ -102,12 +102,8 @@ public final class REPL {
             try body()
         } catch let exit as ShellExit {
             return exit.status
-        } catch let e as ShellError {
-            runner.session.console.writeError("\(e)\n")
-        } catch let e as EngineError {
-            runner.session.console.writeError("error: \(e.message)\n")
         } catch {
-            runner.session.console.writeError("error: \(error)\n")
+            runner.session.console.writeError(errorLine(error))
         }
         return nil
     }
