@@ -45,6 +45,53 @@ final class ConvLayerTests: XCTestCase {
         XCTAssertEqual(conv.forward(x).array, [-8, -16, -24, -32] as [Float])
     }
 
+    /// Batches large enough that each core lowers its share in several groups (the column
+    /// budget holds one to six of these images), against the convolution's definition summed in
+    /// Double: outputs, dW, db and dx, with and without padding and stride.
+    func testGroupedBatchesMatchTheDefinition() throws {
+        for (padding, stride) in [(1, 1), (0, 2), (2, 3)] {
+            let c = 3, o = 4, k = 3, h = 40, w = 40, batch = 15
+            let conv = try XCTUnwrap(try layer("conv2d", ["\(c)", "\(o)", "\(k)"],
+                                               ["padding": "\(padding)", "stride": "\(stride)"], input: [c, h, w]) as? Conv2d)
+            let g = conv.geometry, oh = g.outputHeight, ow = g.outputWidth
+            XCTAssertLessThan(Conv2d.columnBudget / (g.patch * g.positions), (batch + 1) / 2, "groups must split a share")
+            var random = RandomSource(seed: 7)
+            let x = Tensor(shape: [batch, c, h, w], values: (0..<(batch * c * h * w)).map { _ in random.uniform(-1, 1) })
+            let dy = Tensor(shape: [batch, o, oh, ow], values: (0..<(batch * o * oh * ow)).map { _ in random.uniform(-1, 1) })
+            let wt = conv.weight.value.array, bias = conv.bias!.value.array, xs = x.array, dys = dy.array
+            func input(_ b: Int, _ ch: Int, _ iy: Int, _ ix: Int) -> Double? {
+                iy >= 0 && iy < h && ix >= 0 && ix < w ? Double(xs[((b * c + ch) * h + iy) * w + ix]) : nil
+            }
+            var y = [Double](repeating: 0, count: batch * o * oh * ow), dW = [Double](repeating: 0, count: wt.count)
+            var db = [Double](repeating: 0, count: o), dx = [Double](repeating: 0, count: xs.count)
+            for b in 0..<batch { for oc in 0..<o { for oy in 0..<oh { for ox in 0..<ow {
+                let at = ((b * o + oc) * oh + oy) * ow + ox, g = Double(dys[at])
+                var sum = Double(bias[oc])
+                db[oc] += g
+                for ch in 0..<c { for i in 0..<k { for j in 0..<k {
+                    let iy = oy * stride - padding + i, ix = ox * stride - padding + j, wi = ((oc * c + ch) * k + i) * k + j
+                    guard let v = input(b, ch, iy, ix) else { continue }
+                    sum += Double(wt[wi]) * v
+                    dW[wi] += g * v
+                    dx[((b * c + ch) * h + iy) * w + ix] += g * Double(wt[wi])
+                } } }
+                y[at] = sum
+            } } } }
+            func close(_ a: [Float], _ b: [Double], _ what: String) {
+                XCTAssertEqual(a.count, b.count, what)
+                let worst = zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+                XCTAssertLessThan(worst, 1e-4, "\(what), padding \(padding), stride \(stride)")
+            }
+            close(conv.forward(x).array, y, "output")
+            conv.needsInputGradient = true
+            for p in conv.parameters { p.grad.fill(0) }
+            let gx = conv.backward(dy).array
+            close(conv.weight.grad.array, dW, "dW")
+            close(conv.bias!.grad.array, db, "db")
+            close(gx, dx, "dx")
+        }
+    }
+
     func testMaxPoolKeepsTheFirstMaximumAndRoutesTheGradient() throws {
         let pool = try layer("maxpool2d", ["2"], input: [1, 2, 4])
         XCTAssertEqual(pool.outputShape, [1, 1, 2])

@@ -40,13 +40,17 @@ public struct ConvGeometry: Equatable, Sendable {
                     if s == 1 {
                         // Each output row is a run of an input row: zeros where it falls outside.
                         let first = min(ow, max(0, p - kw)), last = max(first, min(ow, width + p - kw))
-                        for y in y0..<y1 {
-                            let out = dst + y * ow, row = plane + (y - p + kh) * width + (kw - p)
+                        let firstRow: Int = (y0 &- p &+ kh) &* width &+ (kw &- p)
+                        var y = y0, out = dst + y0 &* ow, row = plane + firstRow
+                        while y < y1 {
                             var j = 0
                             while j < first { out[j] = 0; j &+= 1 }
-                            Kernels.copy(row + first, out + first, last - first)
+                            Kernels.copyRun(row + first, out + first, last &- first)
                             j = last
                             while j < ow { out[j] = 0; j &+= 1 }
+                            y &+= 1
+                            out += ow
+                            row += width
                         }
                     } else {
                         for y in y0..<y1 {
@@ -77,9 +81,9 @@ public struct ConvGeometry: Equatable, Sendable {
                             let row = plane + iy * width
                             if s == 1 {
                                 let first = min(ow, max(0, p - kw)), last = max(first, min(ow, width + p - kw))
-                                let dst = row + (kw - p)
+                                let dst = row + (kw &- p)
                                 var j = first
-                                while j < last { dst[j] += src[j]; j += 1 }
+                                while j < last { dst[j] += src[j]; j &+= 1 }
                             } else {
                                 for xo in 0..<ow {
                                     let ix = xo * s - p + kw

@@ -74,6 +74,20 @@ public enum Kernels {
         while i < n { y[i] = x[i]; i &+= 1 }
     }
 
+    /// y[i] = x[i] for a short run, in whole vectors: the last one overlaps the one before it
+    /// rather than finishing element by element (x and y must not overlap each other).
+    @inline(__always)
+    public static func copyRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        if n >= 8 {
+            var i = 0
+            while i &+ 8 < n { store(load(x, i), y, i); i &+= 8 }
+            store(load(x, n &- 8), y, n &- 8)
+        } else {
+            var i = 0
+            while i < n { y[i] = x[i]; i &+= 1 }
+        }
+    }
+
     /// y[i] = x[i] + c
     @inline(__always)
     public static func copyAdding(_ x: UnsafePointer<Float>, _ c: Float, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
