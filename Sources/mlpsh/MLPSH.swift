@@ -72,6 +72,8 @@ struct MLPSH: ParsableCommand {
         console.isTerminal = isatty(STDOUT_FILENO) == 1
         let runner = Runner(console: console, variables: variables)
         let status: Int32
+        let interactive = commands == nil && file == nil && isatty(STDIN_FILENO) == 1
+        if !interactive { Signals.install(interactive: false) }
         if let commands {
             status = runner.runCommands(commands)
         } else if file == "-" {
@@ -83,6 +85,12 @@ struct MLPSH: ParsableCommand {
             status = runner.runStandardInput()
         } else {
             status = REPL(runner: runner, loadRC: !norc).run()
+        }
+        if let sig = Signals.endingSignal {
+            // Stopped by SIGINT, SIGTERM or SIGHUP: said (the terminal is gone after SIGHUP),
+            // and ended by the same signal, so that the parent sees it.
+            if sig != SIGHUP { StandardStreams.write("mlpsh: stopped by \(Signals.name(sig))\n", to: STDERR_FILENO) }
+            Signals.endProcess(with: sig)
         }
         throw ExitCode(status)
     }

@@ -75,10 +75,11 @@ func trainingCommands() -> [Command] {
                     }
                     let gemms = Benchmark.gemms(model, batch: batch)
                     let flops = gemms.reduce(0) { $0 + $1.flops }
-                    let alone = Benchmark.gemmSeconds(gemms, steps: steps)
-                    let native = Benchmark.gemmSeconds(gemms, steps: steps, openBLASThreads: BLAS.threads)
+                    let stop = { s.interruptRequested() }
+                    let alone = try Benchmark.gemmSeconds(gemms, steps: steps, shouldStop: stop)
+                    let native = try Benchmark.gemmSeconds(gemms, steps: steps, openBLASThreads: BLAS.threads, shouldStop: stop)
                     let step = try Benchmark.trainingSeconds(model: model, loss: s.loss ?? CrossEntropy(), optimizer: SGD(lr: 0.005),
-                                                             classes: model.outputWidth, batch: batch, steps: steps)
+                                                             classes: model.outputWidth, batch: batch, steps: steps, shouldStop: stop)
                     s.console.print(String(format: "%d products, %.1f MFLOP a step of %d samples, %d threads", gemms.count, flops / 1e6, batch, BLAS.threads))
                     s.console.print(String(format: "sgemm alone, OpenBLAS threads: %8.3f ms a step  %7.1f GFLOP/s", native * 1e3, flops / native / 1e9))
                     s.console.print(String(format: "sgemm alone, split by mlpsh:   %8.3f ms a step  %7.1f GFLOP/s", alone * 1e3, flops / alone / 1e9))

@@ -78,6 +78,7 @@ public final class Interpreter {
     }
 
     private func execute(_ statement: String, location: SourceLocation?) throws {
+        try session.checkSignals()
         let words = try Lexer.words(in: statement, variables: session.variable)
         guard let first = words.first else { return }
         if var open = block {

@@ -52,7 +52,7 @@ public final class Runner {
     public func runStandardInput() -> Int32 {
         let bytes: [UInt8]
         do {
-            bytes = try readCapped(STDIN_FILENO, name: "<stdin>", limit: Runner.maximumScriptSize)
+            bytes = try readCapped(STDIN_FILENO, name: "<stdin>", limit: Runner.maximumScriptSize, shouldStop: { Signals.stopRequested })
         } catch let e as EngineError {
             session.console.writeError("\(e.message): a script is at most \(Runner.maximumScriptSize) bytes\n")
             return 1

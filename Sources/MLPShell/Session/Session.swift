@@ -44,8 +44,9 @@ public final class Session {
     public var schedule: Schedule = .none
     /// One entry per finished epoch; its count is the next epoch's number.
     public var history: [EpochResult] = []
-    /// Set by an interrupt (Ctrl-C); a long command stops after its current batch.
-    public var interruptRequested: () -> Bool = { false }
+    /// Whether a long command should stop after its current batch or step: a Ctrl-C, or a
+    /// signal ending mlpsh (see Signals).
+    public var interruptRequested: () -> Bool = { Signals.stopRequested }
     /// The plugin libraries loaded into this session's registries.
     public lazy var plugins = PluginLoader(registries: registries)
     /// The interpreter running this session, for `include`.
@@ -54,6 +55,13 @@ public final class Session {
     public init(registries: Registries = .shared, console: Console) {
         self.registries = registries
         self.console = console
+    }
+
+    /// Acts on a signal between statements: one ending mlpsh ends the run (exit status 128 +
+    /// the signal); a Ctrl-C at the prompt drops the rest of the line.
+    public func checkSignals() throws {
+        if let sig = Signals.endingSignal { throw ShellExit(status: 128 + sig) }
+        if Signals.takeInterrupt() { throw EngineError("interrupted: the rest of the line is not run") }
     }
 
     public func variable(_ name: String) -> String? { overrides[name] ?? variables[name] }

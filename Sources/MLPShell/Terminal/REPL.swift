@@ -1,13 +1,5 @@
-import CReadline
 import Foundation
 import MLPEngine
-
-/// Set by SIGINT; the train loop polls it after each batch.
-nonisolated(unsafe) private var interruptFlag: sig_atomic_t = 0
-/// True while the prompt waits for a line: Ctrl-C then clears the line instead.
-nonisolated(unsafe) private var atPrompt: sig_atomic_t = 0
-/// Set by a Ctrl-C at the prompt: an open block is dropped before the next line runs.
-nonisolated(unsafe) private var promptInterrupted: sig_atomic_t = 0
 
 /// The interactive prompt: `mlp> `, `...> ` inside a model block (the whole block is one
 /// history entry), `error: WHAT` for mistakes with the session kept, Ctrl-C to clear the line
@@ -38,31 +30,29 @@ public final class REPL {
 
     public func run() -> Int32 {
         let interpreter = runner.interpreter
-        runner.session.interruptRequested = {
-            if interruptFlag != 0 { interruptFlag = 0; return true }
-            return false
-        }
-        installInterruptHandler()
+        Signals.install(interactive: true)
         if loadRC { runRC() }
         var blockLines: [String] = []
         while true {
+            if let sig = Signals.endingSignal { return end(by: sig) }
             let prompt = interpreter.isInBlock ? "...> " : "mlp> "
-            interruptFlag = 0
-            promptInterrupted = 0
-            atPrompt = 1
-            let read = reader.readLine(prompt: prompt)
-            atPrompt = 0
-            if promptInterrupted != 0 || interruptFlag != 0 {
-                // Ctrl-C at the prompt: the line being edited was cleared; an open block is dropped.
-                promptInterrupted = 0
-                interruptFlag = 0
+            // A Ctrl-C that stopped the last command is spent.
+            _ = Signals.takeInterrupt()
+            let read: String
+            switch reader.readLine(prompt: prompt) {
+            case .line(let line):
+                read = line
+            case .interrupted:
+                // Ctrl-C at the prompt: the line being edited is dropped, and an open block.
                 if interpreter.isInBlock {
                     interpreter.cancelBlock()
                     blockLines = []
                     runner.session.console.writeError("the 'model' block is dropped\n")
                 }
-            }
-            guard let read else {
+                continue
+            case .ending:
+                continue
+            case .end:
                 // Ctrl-D: inside a block it drops the block (a trained model is not lost by it).
                 if interpreter.isInBlock {
                     interpreter.cancelBlock()
@@ -70,7 +60,9 @@ public final class REPL {
                     runner.session.console.writeError("\nthe 'model' block is dropped (Ctrl-D again, or 'quit', leaves)\n")
                     continue
                 }
-                break
+                reader.finish()
+                StandardStreams.write("\n", to: STDOUT_FILENO)
+                return 0
             }
             // Pasted text, or a block recalled from history, holds several lines: each runs as
             // if typed, in order.
@@ -85,15 +77,20 @@ public final class REPL {
                     reader.remember(blockLines.joined(separator: "\n"))
                     blockLines = []
                 }
+                if let sig = Signals.endingSignal { return end(by: sig) }
                 if let status {
                     reader.finish()
                     return status
                 }
             }
         }
+    }
+
+    /// Leaves on a signal that ends mlpsh: the history file is put in order (its entries are
+    /// already in it), and the status says which signal (the caller ends by it).
+    private func end(by sig: Int32) -> Int32 {
         reader.finish()
-        StandardStreams.write("\n", to: STDOUT_FILENO)
-        return 0
+        return 128 + sig
     }
 
     /// Runs `body`; prints an error and goes on, or returns the status `quit` asked for.
@@ -102,6 +99,8 @@ public final class REPL {
             try body()
         } catch let exit as ShellExit {
             return exit.status
+        } catch where Signals.endingSignal != nil {
+            // Stopped by a signal that ends mlpsh: its message may not reach a closed terminal.
         } catch {
             runner.session.console.writeError(errorLine(error))
         }
@@ -116,21 +115,6 @@ public final class REPL {
         let path = homeFolder + "/.mlpshrc"
         guard FileManager.default.fileExists(atPath: path) else { return }
         _ = runner.guarded { try runner.interpreter.include(path: path) }
-    }
-
-    private func installInterruptHandler() {
-        signal(SIGINT) { _ in
-            interruptFlag = 1
-            if atPrompt != 0 {
-                promptInterrupted = 1
-                // Clear the line being edited and draw a fresh prompt.
-                rl_replace_line("", 0)
-                rl_crlf()
-                rl_on_new_line()
-                rl_redisplay()
-                interruptFlag = 0
-            }
-        }
     }
 }
 

@@ -4,9 +4,9 @@ import Foundation
 /// (a full disk, a closed pipe with SIGPIPE ignored, a terminal that went away) ends mlpsh
 /// cleanly instead of crashing in Foundation: the failure is reported once on standard error
 /// (when that still works) and mlpsh exits with status 1.
-enum StandardStreams {
+public enum StandardStreams {
     /// Writes all of `text` to `fd`, or leaves.
-    static func write(_ text: String, to fd: Int32) {
+    public static func write(_ text: String, to fd: Int32) {
         var bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {

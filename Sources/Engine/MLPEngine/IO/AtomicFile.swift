@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Writes files so that a failure never harms the file already there: the bytes go to a
 /// temporary file in the same folder, are flushed to disk (fsync), and the temporary file is
@@ -15,8 +16,14 @@ public enum AtomicFile {
         let dir = parentFolder(of: path)
         let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         var template = Array((dir + "/.\(name).tmp-XXXXXX").utf8CString)
+        // The temporary file is created and recorded with the ending signals held back, so a
+        // handler that removes it (see removeUnfinishedFile) never misses one.
+        let held = holdEndingSignals()
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        if fd >= 0 { recordUnfinished(template) }
+        releaseSignals(held)
         guard fd >= 0 else { throw EngineError("\(path): cannot write in \(dir) (\(String(cString: strerror(errno))))") }
+        defer { unfinished.store(false, ordering: .sequentiallyConsistent) }
         let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         var closed = false
         do {
@@ -43,6 +50,44 @@ public enum AtomicFile {
             unlink(tmp)
             throw error
         }
+    }
+
+    /// The temporary file being written, for a signal handler to remove: a fixed buffer, and
+    /// whether it holds a path now. One write at a time is tracked (the last to start).
+    private static let unfinishedPath = UnsafeMutablePointer<CChar>.allocate(capacity: Int(PATH_MAX) + 1)
+    private static let unfinished = Atomic<Bool>(false)
+
+    /// Makes the state `removeUnfinishedFile` reads, before a signal handler can run it.
+    public static func prepareForSignals() {
+        unfinishedPath[0] = 0
+        unfinished.store(false, ordering: .sequentiallyConsistent)
+    }
+
+    /// Removes the temporary file of a write under way, if there is one. Async-signal-safe
+    /// (an atomic load and unlink(2)) once `prepareForSignals` has run: for a handler that is
+    /// about to end the process in the middle of a write.
+    public static func removeUnfinishedFile() {
+        if unfinished.load(ordering: .sequentiallyConsistent) { unlink(unfinishedPath) }
+    }
+
+    private static func recordUnfinished(_ template: [CChar]) {
+        guard template.count <= Int(PATH_MAX) + 1 else { return }
+        template.withUnsafeBufferPointer { unfinishedPath.update(from: $0.baseAddress!, count: $0.count) }
+        unfinished.store(true, ordering: .sequentiallyConsistent)
+    }
+
+    /// Blocks SIGINT, SIGTERM and SIGHUP in this thread; returns the mask to put back.
+    private static func holdEndingSignals() -> sigset_t {
+        var set = sigset_t(), old = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_BLOCK, &set, &old)
+        return old
+    }
+
+    private static func releaseSignals(_ mask: sigset_t) {
+        var mask = mask
+        pthread_sigmask(SIG_SETMASK, &mask, nil)
     }
 
     /// The path to write for `path`: itself when missing or a regular file; the end of its

@@ -33,14 +33,18 @@ public func readFileBytes(_ path: String, limit: Int = 1 << 31, inflate: Bool = 
 }
 
 /// Reads `fd` to its end, failing as soon as more than `limit` bytes came.
-public func readCapped(_ fd: Int32, name: String, limit: Int, expected: Int = 0) throws -> [UInt8] {
+public func readCapped(_ fd: Int32, name: String, limit: Int, expected: Int = 0, shouldStop: () -> Bool = { false }) throws -> [UInt8] {
     var out = [UInt8]()
     out.reserveCapacity(min(expected, limit))
     var chunk = [UInt8](repeating: 0, count: 1 << 20)
     while true {
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
-            if errno == EINTR { continue }
+            if errno == EINTR {
+                // A signal: the read is given up when the caller says so.
+                if shouldStop() { throw EngineError("\(name): reading was interrupted") }
+                continue
+            }
             throw EngineError("\(name): read failed (\(String(cString: strerror(errno))))")
         }
         if n == 0 { return out }

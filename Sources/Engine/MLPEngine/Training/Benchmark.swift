@@ -29,7 +29,8 @@ public enum Benchmark {
     /// Seconds a step for the products alone, on buffers sized like the real ones (the median
     /// of `repeats` timings of `steps` steps each): as the engine runs them (split across
     /// cores), or with `openBLASThreads` as plain cblas_sgemm calls on OpenBLAS's own threads.
-    public static func gemmSeconds(_ gemms: [Gemm], steps: Int, repeats: Int = 5, openBLASThreads: Int? = nil) -> Double {
+    public static func gemmSeconds(_ gemms: [Gemm], steps: Int, repeats: Int = 5, openBLASThreads: Int? = nil,
+                                   shouldStop: () -> Bool = { false }) throws -> Double {
         let buffers = gemms.map { g -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) in
             let a = UnsafeMutablePointer<Float>.allocate(capacity: g.m * g.k)
             let b = UnsafeMutablePointer<Float>.allocate(capacity: g.k * g.n)
@@ -52,13 +53,13 @@ public enum Benchmark {
                           beta: 0, c: c, ldc: g.n)
             }
         }
-        return median(repeats: repeats, steps: steps, step)
+        return try median(repeats: repeats, steps: steps, shouldStop: shouldStop, step)
     }
 
     /// Seconds a training step (forward, loss, backward, update) on random inputs, median of
     /// `repeats` timings of `steps` steps. The model's weights change; its owner knows.
     public static func trainingSeconds(model: Sequential, loss: Loss, optimizer: Optimizer, classes: Int,
-                                       batch: Int, steps: Int, repeats: Int = 5) throws -> Double {
+                                       batch: Int, steps: Int, repeats: Int = 5, shouldStop: () -> Bool = { false }) throws -> Double {
         var random = RandomSource(seed: 1)
         let x = Tensor(rows: batch, cols: model.inputWidth, values: (0..<(batch * model.inputWidth)).map { _ in random.uniform() })
         let targets = (0..<batch).map { Int32($0 % max(classes, 1)) }
@@ -66,7 +67,7 @@ public enum Benchmark {
         model.isTraining = true
         optimizer.attach(model.parameters)
         var failure: Error?
-        let seconds = median(repeats: repeats, steps: steps) {
+        let seconds = try median(repeats: repeats, steps: steps, shouldStop: shouldStop) {
             let out = model.forward(x)
             gradient.reshape(rows: out.rows, cols: out.cols)
             do {
@@ -81,12 +82,17 @@ public enum Benchmark {
         return seconds
     }
 
-    private static func median(repeats: Int, steps: Int, _ step: () -> Void) -> Double {
+    /// The median of `repeats` timings of `steps` steps; `shouldStop` is asked after each
+    /// step, and a stop is an error (a partial timing means nothing).
+    private static func median(repeats: Int, steps: Int, shouldStop: () -> Bool, _ step: () -> Void) throws -> Double {
         step()  // warm up: buffers, threads
         var times: [Double] = []
         for _ in 0..<max(repeats, 1) {
             let start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<max(steps, 1) { step() }
+            for _ in 0..<max(steps, 1) {
+                step()
+                if shouldStop() { throw EngineError("bench: interrupted; nothing was measured") }
+            }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(max(steps, 1)))
         }
         times.sort()
