@@ -167,4 +167,55 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(printable("plain text"), "plain text")
         XCTAssertEqual(printable("a\u{7}b\u{7F}"), "a\\u{7}b\\u{7F}")
     }
+
+    /// Histories at the edges draw, in SVG, PNG and the terminal, or give an error; none
+    /// crashes or loops (1e17 next to 1e17 + 16 once made the tick loop endless).
+    func testAnyHistoryDrawsOrGivesAnError() throws {
+        func epoch(_ e: Int, _ loss: Double, _ test: Double? = 0.5, acc: Double = 0.5) -> EpochResult {
+            EpochResult(epoch: e, trainLoss: loss, trainAccuracy: acc, testLoss: test, testAccuracy: test.map { _ in acc },
+                        learningRate: 0.1, seconds: 1)
+        }
+        let histories: [(String, [EpochResult])] = [
+            ("epoch Int.max", [epoch(Int.max - 1, 1), epoch(Int.max, 2)]),
+            ("±1e308", [epoch(0, 1e308), epoch(1, -1e308, -1e308, acc: 1e308)]),
+            ("greatest magnitudes", [epoch(0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude), epoch(1, -.greatestFiniteMagnitude)]),
+            ("1e17 and 1e17 + 16", [epoch(0, 1e17, 1e17), epoch(1, 1e17 + 16, 1e17 + 16)]),
+            ("one epoch", [epoch(0, 0.25)]),
+            ("a flat 1e308", [epoch(0, 1e308, 1e308), epoch(1, 1e308, 1e308)]),
+            ("tiny", [epoch(0, 1e-300, 5e-324), epoch(1, 2e-300)]),
+            ("NaN and infinity among numbers", [epoch(0, .nan), epoch(1, .infinity, -.infinity), epoch(2, 0.5)]),
+        ]
+        for (name, history) in histories {
+            for what in ["loss", "accuracy"] {
+                let chart = try historyChart(what, history)
+                let svg = SVGChart.render(chart)
+                XCTAssertFalse(svg.contains("nan") || svg.contains("inf"), "\(name) \(what)")
+                XCTAssertLessThan(svg.utf8.count, 100_000, "\(name) \(what)")
+                _ = TerminalChart.render(chart, columns: 80)
+                XCTAssertGreaterThan(try PNGRaster.png(fromSVG: svg, width: SVGChart.width, height: SVGChart.height).count, 1000)
+            }
+        }
+        XCTAssertThrowsError(try historyChart("loss", [epoch(0, .nan, nil), epoch(1, .infinity, nil)])) {
+            XCTAssertTrue("\($0)".contains("not finite numbers"), "\($0)")
+        }
+        XCTAssertTrue((1...10).contains(niceTicks(1e17...(1e17 + 16)).count))
+        XCTAssertEqual(niceTicks(-1e308...1e308), [-1e308, 1e308])
+    }
+
+    /// What is saved loads: a history holding NaN or infinities is written and read back as it
+    /// was (it was once written as an empty list).
+    func testAHistoryWithNaNIsSavedAndLoadsBack() throws {
+        let history = [EpochResult(epoch: 0, trainLoss: .nan, trainAccuracy: 0.1, testLoss: .infinity, testAccuracy: 0.2, learningRate: 0.1, seconds: 1),
+                       EpochResult(epoch: 1, trainLoss: -.infinity, trainAccuracy: 0.3, learningRate: 0.1, seconds: 2)]
+        let model = try Sequential.build([Spec("linear", args: ["2", "2"])], inputShape: [2], random: RandomGenerator(seed: 0))
+        let file = try Checkpoint.file(model: model, history: history, loss: nil, optimizer: nil, schedule: .none,
+                                       random: RandomGenerator(seed: 0), training: false, version: "test")
+        let back = try SafeTensors(parsing: file.serialized(), name: "h.safetensors")
+        let read = try XCTUnwrap(try Checkpoint.read(back, name: "h.safetensors", into: nil, dataShape: nil, random: RandomGenerator(seed: 0)).history)
+        XCTAssertEqual(read.count, 2)
+        XCTAssertTrue(read[0].trainLoss.isNaN)
+        XCTAssertEqual(read[0].testLoss, .infinity)
+        XCTAssertEqual(read[1].trainLoss, -.infinity)
+        XCTAssertEqual(read[1].trainAccuracy, 0.3)
+    }
 }

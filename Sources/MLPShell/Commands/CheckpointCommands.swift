@@ -40,6 +40,3 @@ func restore(_ s: Session, from file: SafeTensors, name: String) throws {
     s.install(c)
 }
 
-func historyJSON(_ history: [EpochResult]) -> String { HistoryCoding.json(history) }
-
-func parseHistory(_ text: String, name: String) throws -> [EpochResult] { try HistoryCoding.parse(text, name: name) }

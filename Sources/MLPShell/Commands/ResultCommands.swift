@@ -44,14 +44,16 @@ func historyChart(_ what: String, _ history: [EpochResult]) throws -> Chart {
     }
     guard !history.isEmpty else { throw EngineError("nothing to plot yet: train first") }
     let isLoss = what == "loss"
-    let train = history.map { (x: Double($0.epoch + 1), y: isLoss ? $0.trainLoss : $0.trainAccuracy * 100) }
+    let train = history.map { (x: Double($0.epoch) + 1, y: isLoss ? $0.trainLoss : $0.trainAccuracy * 100) }
     var series = [Chart.Series(name: "train", points: train, dashed: false)]
     let test = history.compactMap { r -> (x: Double, y: Double)? in
         guard let l = r.testLoss, let a = r.testAccuracy else { return nil }
-        return (Double(r.epoch + 1), isLoss ? l : a * 100)
+        return (Double(r.epoch) + 1, isLoss ? l : a * 100)
     }
     if !test.isEmpty { series.append(Chart.Series(name: "test", points: test, dashed: true)) }
-    return Chart(title: isLoss ? "Loss" : "Accuracy", xLabel: "epoch", yLabel: isLoss ? "loss" : "accuracy (%)", series: series)
+    let chart = Chart(title: isLoss ? "Loss" : "Accuracy", xLabel: "epoch", yLabel: isLoss ? "loss" : "accuracy (%)", series: series)
+    guard !chart.isEmpty else { throw EngineError("nothing to plot: the history's \(what) values are not finite numbers") }
+    return chart
 }
 
 /// One row an epoch: epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds.

@@ -13,13 +13,11 @@ enum SVGChart {
         let width = Double(Self.width), height = Double(Self.height)
         let left = 80.0, right = 620.0, top = 48.0, bottom = 420.0
         let (xr, yr) = chart.bounds
-        // Pad y by 5% each side, as matplotlib's autoscale margins do.
-        let pad = (yr.upperBound - yr.lowerBound) * 0.05
-        let ylo = yr.lowerBound - pad, yhi = yr.upperBound + pad
-        let xpad = (xr.upperBound - xr.lowerBound) * 0.05
-        let xlo = xr.lowerBound - xpad, xhi = xr.upperBound + xpad
-        func px(_ x: Double) -> Double { left + (x - xlo) / (xhi - xlo) * (right - left) }
-        func py(_ y: Double) -> Double { bottom - (y - ylo) / (yhi - ylo) * (bottom - top) }
+        // Pad by 5% each side, as matplotlib's autoscale margins do.
+        let xPadded = padded(xr, by: 0.05), yPadded = padded(yr, by: 0.05)
+        let xlo = xPadded.lowerBound, xhi = xPadded.upperBound, ylo = yPadded.lowerBound, yhi = yPadded.upperBound
+        func px(_ x: Double) -> Double { left + fraction(x, in: xPadded) * (right - left) }
+        func py(_ y: Double) -> Double { bottom - fraction(y, in: yPadded) * (bottom - top) }
         func f(_ v: Double) -> String { String(format: "%.2f", v) }
 
         var s = """
@@ -74,7 +72,7 @@ enum SVGChart {
             for (p, q) in zip(series.points, series.points.dropFirst()) {
                 for t in 0...4 {
                     let w = Double(t) / 4
-                    pixels.append((px(p.x + (q.x - p.x) * w), py(p.y + (q.y - p.y) * w)))
+                    pixels.append((px(interpolate(p.x, q.x, w)), py(interpolate(p.y, q.y, w))))
                 }
             }
             for p in series.points { pixels.append((px(p.x), py(p.y))) }

@@ -10,9 +10,10 @@ enum TerminalChart {
         var cells = [[UInt8]](repeating: [UInt8](repeating: 0, count: cols), count: rows)
         let bits: [[UInt8]] = [[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]]
         func plot(_ x: Double, _ y: Double) {
-            let dx = Int(((x - xr.lowerBound) / (xr.upperBound - xr.lowerBound) * Double(cols * 2 - 1)).rounded())
-            let dy = Int(((yr.upperBound - y) / (yr.upperBound - yr.lowerBound) * Double(rows * 4 - 1)).rounded())
-            guard (0..<cols * 2).contains(dx), (0..<rows * 4).contains(dy) else { return }
+            let fx = (fraction(x, in: xr) * Double(cols * 2 - 1)).rounded()
+            let fy = ((1 - fraction(y, in: yr)) * Double(rows * 4 - 1)).rounded()
+            guard fx >= 0, fx < Double(cols * 2), fy >= 0, fy < Double(rows * 4) else { return }
+            let dx = Int(fx), dy = Int(fy)
             cells[dy / 4][dx / 2] |= bits[dy % 4][dx % 2]
         }
         for (i, series) in chart.series.enumerated() {
@@ -23,13 +24,13 @@ enum TerminalChart {
                     // A dashed series leaves every other stretch out.
                     if i % 2 == 1 && (k / 2) % 2 == 1 { continue }
                     let t = Double(k) / Double(steps)
-                    plot(a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t)
+                    plot(interpolate(a.x, b.x, t), interpolate(a.y, b.y, t))
                 }
             }
         }
         var out = "\(chart.title)\n"
         for r in 0..<rows {
-            let y = yr.upperBound - (yr.upperBound - yr.lowerBound) * Double(r) / Double(rows - 1)
+            let y = interpolate(yr.upperBound, yr.lowerBound, Double(r) / Double(rows - 1))
             let label = (r == 0 || r == rows - 1 || r == rows / 2) ? String(format: "%8.4g", y) : String(repeating: " ", count: 8)
             out += label + " ┤" + String(cells[r].map { Character(Unicode.Scalar(0x2800 + UInt32($0))!) }) + "\n"
         }

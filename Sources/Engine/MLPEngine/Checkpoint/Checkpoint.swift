@@ -53,7 +53,7 @@ public struct Checkpoint {
             "mlpsh.model": model.definition,
             "mlpsh.input_shape": model.inputShape.map(String.init).joined(separator: ","),
             "mlpsh.seed": String(random.seed),
-            "mlpsh.history": HistoryCoding.json(history),
+            "mlpsh.history": try HistoryCoding.json(history),
         ]
         // The loss, the optimizer's settings and the schedule, so a loaded model can be tested
         // and trained on as it was; with `training`, also the state that resumes exactly.
@@ -218,7 +218,7 @@ public struct Checkpoint {
 
     /// The model's layers: from `mlpsh.layers` (JSON), or, in files written before it, from
     /// the lines of `mlpsh.model`, each read as data. When both are present they must agree.
-    static func modelSpecs(_ meta: [String: String], name: String) throws -> [Spec]? {
+    public static func modelSpecs(_ meta: [String: String], name: String) throws -> [Spec]? {
         let text = meta["mlpsh.model"]
         let fromText = try text.map { t in
             try t.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { i, line in
@@ -249,7 +249,8 @@ public struct Checkpoint {
         return spec
     }
 
-    static func inputShape(_ meta: [String: String], name: String) throws -> [Int]? {
+    /// The input shape `mlpsh.input_shape` gives, checked: at most 8 dimensions, 2^24 values.
+    public static func inputShape(_ meta: [String: String], name: String) throws -> [Int]? {
         guard let text = meta["mlpsh.input_shape"], !text.isEmpty else { return nil }
         let dims = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
         guard dims.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= 1 << 24 }), dims.count <= 8 else {

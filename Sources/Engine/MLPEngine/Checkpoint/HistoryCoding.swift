@@ -12,21 +12,35 @@ private struct HistoryRow: Codable {
 }
 
 public enum HistoryCoding {
-    /// The history as a JSON list of epochs (keys sorted).
-    public static func json(_ history: [EpochResult]) -> String {
+    /// How values JSON has no number for are written: as these strings, both ways.
+    private static let nonFinite = (positive: "inf", negative: "-inf", nan: "nan")
+
+    /// The history as a JSON list of epochs (keys sorted). A value that is not finite (a
+    /// NaN loss, an infinite one) is written as the string "nan", "inf" or "-inf", and read
+    /// back as itself.
+    public static func json(_ history: [EpochResult]) throws -> String {
         let rows = history.map {
             HistoryRow(epoch: $0.epoch, train_loss: $0.trainLoss, train_acc: $0.trainAccuracy, test_loss: $0.testLoss,
                        test_acc: $0.testAccuracy, lr: Double($0.learningRate), seconds: $0.seconds)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(rows)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: nonFinite.positive, negativeInfinity: nonFinite.negative, nan: nonFinite.nan)
+        do {
+            return String(decoding: try encoder.encode(rows), as: UTF8.self)
+        } catch {
+            throw EngineError("the history cannot be written as JSON (\(error))")
+        }
     }
 
     /// Reads what `json` wrote; `name` is the file, for the message.
     public static func parse(_ text: String, name: String) throws -> [EpochResult] {
         // JSONDecoder reads doubles exactly (JSONSerialization on Linux can be one unit off).
-        guard let rows = try? JSONDecoder().decode([HistoryRow].self, from: Data(text.utf8)) else {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: nonFinite.positive, negativeInfinity: nonFinite.negative, nan: nonFinite.nan)
+        guard let rows = try? decoder.decode([HistoryRow].self, from: Data(text.utf8)) else {
             throw EngineError("\(name): mlpsh.history in the metadata is not a list of epochs")
         }
         return rows.map {
