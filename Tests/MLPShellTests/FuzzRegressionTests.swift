@@ -34,4 +34,12 @@ final class FuzzRegressionTests: XCTestCase {
         let url = Fixtures.packageFolder.appendingPathComponent("Tests/Fuzz/regressions/idx/overflowing-dimensions")
         XCTAssertEqual([UInt8](try Data(contentsOf: url)), bytes)
     }
+
+    func testAnEmptyLayerListFoundByTheFuzzerIsAnError() throws {
+        // mlpsh.layers "[ ]": a model of no layers; its error once indexed the empty list.
+        let file = SafeTensors(entries: [], metadata: ["mlpsh.layers": "[ ]"])
+        XCTAssertThrowsError(try Checkpoint.read(file, name: "f", into: nil, dataShape: [4], random: RandomGenerator(seed: 0))) {
+            XCTAssertEqual(($0 as? EngineError)?.message, "f: its metadata does not rebuild: the model has no layers: put layers between 'model' and 'end'")
+        }
+    }
 }

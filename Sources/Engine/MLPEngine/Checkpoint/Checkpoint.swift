@@ -152,7 +152,8 @@ public struct Checkpoint {
                 model = try Sequential.build(specs, inputShape: shape, registries: registries, random: random)
             } catch let e as LayerBuildError {
                 let hint = e.message.hasPrefix("unknown") ? " (if it comes from a plugin, 'plugin load' it first)" : ""
-                throw EngineError("\(name): its metadata does not rebuild: layer \(e.index) (\(specs[e.index].text)): \(e.message)\(hint)")
+                let layer = specs.indices.contains(e.index) ? "layer \(e.index) (\(specs[e.index].text)): " : ""
+                throw EngineError("\(name): its metadata does not rebuild: \(layer)\(e.message)\(hint)")
             }
         }
 
