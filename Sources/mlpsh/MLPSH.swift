@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MLPEngine
 import MLPShell
 
 @main
@@ -74,6 +75,20 @@ struct MLPSH: ParsableCommand {
         let status: Int32
         let interactive = commands == nil && file == nil && isatty(STDIN_FILENO) == 1
         if !interactive { Signals.install(interactive: false) }
+        if ParallelJob.isLaunched {
+            // mpirun started this process: every rank runs the same script.
+            guard commands != nil || (file != nil && file != "-") else {
+                StandardStreams.write("mlpsh: error: under mpirun, mlpsh runs a script: mpirun -np N mlpsh FILE.mlp\n", to: STDERR_FILENO)
+                throw ExitCode(1)
+            }
+            do {
+                try ParallelJob.join(runner.session)
+            } catch {
+                StandardStreams.write("mlpsh: error: \((error as? EngineError)?.message ?? "\(error)")\n", to: STDERR_FILENO)
+                throw ExitCode(1)
+            }
+        }
+        defer { Distributed.communicator?.finish() }
         if let commands {
             status = runner.runCommands(commands)
         } else if file == "-" {
@@ -87,9 +102,13 @@ struct MLPSH: ParsableCommand {
             status = REPL(runner: runner, loadRC: !norc).run()
         }
         if let sig = Signals.endingSignal {
+            Distributed.communicator?.finish()
             // Stopped by SIGINT, SIGTERM or SIGHUP: said (the terminal is gone after SIGHUP),
             // and ended by the same signal, so that the parent sees it.
-            if sig != SIGHUP { StandardStreams.write("mlpsh: stopped by \(Signals.name(sig))\n", to: STDERR_FILENO) }
+            // (Under mpirun the ranks' agreement has said it.)
+            if sig != SIGHUP && Distributed.group == nil {
+                StandardStreams.write("mlpsh: stopped by \(Signals.name(sig))\n", to: STDERR_FILENO)
+            }
             Signals.endProcess(with: sig)
         }
         throw ExitCode(status)

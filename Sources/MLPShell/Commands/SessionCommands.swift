@@ -63,6 +63,7 @@ func sessionCommands() -> [Command] {
                         throw EngineError("this build has no '\(name)' backend (available: cpu)")
                     }
                     s.console.print("cpu: \(BLAS.configuration), \(BLAS.coreName) kernels, \(BLAS.threads) threads of \(BLAS.cores) cores")
+                    if let c = Distributed.communicator { s.console.print(c.summary) }
                 }),
         Command(name: "include", group: "Session", usage: "include FILE",
                 summary: "runs another script; its errors are reported at its own lines",

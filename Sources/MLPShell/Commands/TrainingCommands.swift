@@ -35,7 +35,7 @@ func trainingCommands() -> [Command] {
                 }),
         Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true] [log=FILE.csv]",
                 summary: "trains on 'train', evaluating on 'test' after each epoch when it is loaded",
-                details: "Prints one line an epoch:\n  epoch: 0,train_loss:2.157364,train_acc:46.7%,test_loss:1.83506,test_acc:63.7%\nthen Done. train_loss is the mean of the batch losses and train_acc is counted on the batches as\nthey are trained; the test half appears only when a 'test' data set is loaded. Epochs go on\ncounting from the last train. Ctrl-C stops after the current batch, keeping the finished epochs.",
+                details: "Prints one line an epoch:\n  epoch: 0,train_loss:2.157364,train_acc:46.7%,test_loss:1.83506,test_acc:63.7%\nthen Done. train_loss is the mean of the batch losses and train_acc is counted on the batches as\nthey are trained; the test half appears only when a 'test' data set is loaded. Epochs go on\ncounting from the last train. Ctrl-C stops after the current batch, keeping the finished epochs.\nUnder mpirun (mpirun -np N mlpsh FILE.mlp), B is the global batch: each rank trains on its share\nand the gradients are summed (one allreduce a batch), so the epochs are one process's epochs.",
                 options: [OptionSpec("epochs", "1", "how many epochs"), OptionSpec("batch", "64", "samples a batch"),
                           OptionSpec("shuffle", "false", "a new random order each epoch, from the seed"),
                           OptionSpec("log", "", "a CSV file that gets one row an epoch (see 'history')")],
@@ -97,6 +97,7 @@ func makeTrainer(_ s: Session, training: Bool = true) throws -> Trainer {
     if training && s.optimizer == nil { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
     let trainer = Trainer(model: model, loss: loss, optimizer: s.optimizer, schedule: s.schedule, history: s.history, random: s.random)
     trainer.hooks.shouldStop = { s.interruptRequested() }
+    trainer.communicator = Distributed.communicator
     return trainer
 }
 
@@ -131,11 +132,19 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         progress.clear()
         s.history = trainer.history
     }
+    let started = DispatchTime.now().uptimeNanoseconds
     switch try trainer.fit(data, test: s.datasets["test"], epochs: epochs, batch: batch, shuffle: shuffle) {
     case .finished:
         s.console.print("Done")
     case .interrupted(let e, let done, let of):
         progress.clear()
         s.console.print("interrupted in epoch \(e) after \(done) of \(of) batches; \(trainer.history.count) epochs are complete")
+    }
+    if let group = Distributed.group, let model = s.model {
+        // What data parallelism cost: rank 0's time in the gradients' allreduce.
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        s.console.print(String(format: "allreduce: %.3f s of %.3f s (%.1f%%) on %d ranks, %.2f MB a batch",
+                               trainer.communicationSeconds, seconds, 100 * trainer.communicationSeconds / max(seconds, 1e-9),
+                               group.size, Double(model.gradientStorage.count * 4) / 1e6))
     }
 }

@@ -78,7 +78,28 @@ public final class Interpreter {
     }
 
     private func execute(_ statement: String, location: SourceLocation?) throws {
-        try session.checkSignals()
+        guard let group = Distributed.group else {
+            try session.checkSignals()
+            try perform(statement, location: location)
+            return
+        }
+        // Under mpirun every rank runs the same statements: after each, the ranks agree on
+        // whether any failed (or was told to stop), so that all stop together.
+        var failure: Error?
+        do {
+            try perform(statement, location: location)
+        } catch let e as Distributed.PeerFailure {
+            throw e
+        } catch let e as ShellExit where Signals.endingSignal == nil {
+            throw e  // quit: every rank runs it
+        } catch {
+            failure = error
+        }
+        if failure == nil, let sig = Signals.endingSignal { failure = EngineError("stopped by \(Signals.name(sig))") }
+        try ParallelJob.agree(group, failure: failure.map { e in (e as? EngineError).map { ShellError($0.message, at: location) } ?? e })
+    }
+
+    private func perform(_ statement: String, location: SourceLocation?) throws {
         let words = try Lexer.words(in: statement, variables: session.variable)
         guard let first = words.first else { return }
         if var open = block {

@@ -77,6 +77,8 @@ public final class Runner {
             return 0
         } catch let exit as ShellExit {
             return exit.status
+        } catch is Distributed.PeerFailure {
+            // Printed once, by the rank that failed first.
         } catch {
             session.console.writeError(errorLine(error))
         }

@@ -32,7 +32,33 @@ public final class BatchLoader {
     /// Fills `x` and `labels` with batch `b` of the pass; returns its size.
     @discardableResult
     public func load(batch b: Int) -> Int {
-        let start = b * batchSize, size = min(batchSize, dataset.count - start)
+        load(rows: batchRows(b))
+    }
+
+    /// The positions in the pass of batch `b`.
+    public func batchRows(_ b: Int) -> Range<Int> {
+        let start = b * batchSize
+        return start..<min(start + batchSize, dataset.count)
+    }
+
+    /// Rank `rank`'s share of batch `b` among `ranks`: a contiguous part, sizes differing
+    /// by at most one (a batch of 64 on 3 ranks: 21, 21, 22).
+    public func share(ofBatch b: Int, rank: Int, of ranks: Int) -> Range<Int> {
+        let rows = batchRows(b), n = rows.count
+        return (rows.lowerBound + n * rank / ranks)..<(rows.lowerBound + n * (rank + 1) / ranks)
+    }
+
+    /// Replaces the pass's order (every rank takes rank 0's shuffle).
+    public func setOrder(_ newOrder: [Int32]) {
+        precondition(newOrder.count == order.count)
+        order = newOrder
+    }
+
+    /// Fills `x` and `labels` with the samples at positions `rows` of the pass (at most
+    /// `batchSize` of them); returns their count.
+    @discardableResult
+    public func load(rows: Range<Int>) -> Int {
+        let start = rows.lowerBound, size = rows.count
         x.reshape(rows: size, sample: dataset.sampleShape)
         let width = dataset.features, dataset = dataset, x = x.data, labels = labels
         order.withUnsafeBufferPointer { o in

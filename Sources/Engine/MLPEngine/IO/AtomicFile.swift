@@ -9,7 +9,12 @@ public enum AtomicFile {
     /// simulates a failed write (a full disk).
     nonisolated(unsafe) public static var failureInjection: ((Int) throws -> Void)?
 
+    /// False on the ranks of a parallel job other than rank 0: their writes do nothing, as
+    /// rank 0 writes the same files.
+    nonisolated(unsafe) public static var writesEnabled = true
+
     public static func write(_ bytes: [UInt8], to given: String) throws {
+        guard writesEnabled else { return }
         // A symbolic link is written through: its target is replaced, atomically, where it is.
         let path = try target(of: given)
         try checkWritableFolder(path)
@@ -137,6 +142,7 @@ public enum AtomicFile {
     /// Appends `text` to the regular file at `path` in one write(2) (a log's next row): the
     /// rows before it are never rewritten.
     public static func append(_ text: String, to given: String) throws {
+        guard writesEnabled else { return }
         let path = try target(of: given)
         let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw EngineError("\(path): cannot append to it (\(String(cString: strerror(errno))))") }

@@ -37,7 +37,7 @@ extension Registries {
             example: "avgpool2d 2", make: AvgPool2d.make))
         let bnOptions = [OptionSpec("eps", "1e-05", "added to the variance"),
                          OptionSpec("momentum", "0.1", "how far the running statistics move toward each batch's")]
-        let bnDetails = "Batch statistics in training; running statistics in test, predict and confusion (eval mode).\nSaved as PyTorch: weight, bias, running_mean, running_var, num_batches_tracked. Under mpirun each\nrank normalises with its own share of the batch, as PyTorch's DDP does without SyncBatchNorm."
+        let bnDetails = "Batch statistics in training; running statistics in test, predict and confusion (eval mode).\nSaved as PyTorch: weight, bias, running_mean, running_var, num_batches_tracked. Under mpirun each\nrank normalises with its own share of the batch, as PyTorch's DDP does without SyncBatchNorm;\nafter each epoch every rank takes rank 0's running statistics."
         try layers.register(.init(name: "batchnorm2d", summary: "normalises each channel of images over the batch (nn.BatchNorm2d)",
             usage: "C", options: bnOptions, details: bnDetails, example: "batchnorm2d 6", make: { try BatchNorm.make($0, twoD: true) }))
         try layers.register(.init(name: "batchnorm1d", summary: "normalises each feature over the batch (nn.BatchNorm1d)",

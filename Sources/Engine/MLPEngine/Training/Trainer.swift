@@ -16,6 +16,13 @@ public final class Trainer {
     /// Shuffling (and dropout, through the layers that hold it) draw from this source.
     public let random: RandomGenerator
     public var hooks = TrainingHooks()
+    /// The ranks training this model together (data parallel); nil, or one rank, is one
+    /// process. With more, each rank computes its share of every batch and the gradients
+    /// are summed across the ranks before each update, so the update is the one-process
+    /// update for the same batch. Set from `Distributed.communicator` by the shell.
+    public var communicator: Communicator?
+    /// Seconds spent summing gradients across ranks, since this trainer was made.
+    public private(set) var communicationSeconds: Double = 0
     private let gradient = Tensor()
     /// The evaluation loader, kept between epochs so its buffer is not allocated (and
     /// faulted in) again each time.
@@ -52,6 +59,14 @@ public final class Trainer {
         try checkFit(train, name: "train")
         if let test { try checkFit(test, name: "test") }
         try model.checkBatch(min(batch, train.count))
+        if let group {
+            try group.agreeToStart()
+            guard batch >= group.size else {
+                throw EngineError("batch=\(batch) is smaller than the \(group.size) ranks: every rank needs a share of each batch")
+            }
+            // Every rank starts from rank 0's weights, as DistributedDataParallel does.
+            group.broadcastState(of: model)
+        }
         let loader = BatchLoader(dataset: train, batchSize: batch)
         for _ in 0..<epochs {
             let epoch = history.count
@@ -62,6 +77,8 @@ public final class Trainer {
                 let r = try trainEpoch(loader, epoch: epoch, shuffle: shuffle)
                 result.trainLoss = r.loss
                 result.trainAccuracy = r.accuracy
+                // Batch norm's running statistics are each rank's own: rank 0's are everyone's.
+                group?.broadcastState(of: model, parameters: false)
                 if let test {
                     let t = try evaluate(test, batch: batch)
                     result.testLoss = t.loss
@@ -77,37 +94,80 @@ public final class Trainer {
         return .finished
     }
 
+    /// The communicator when more than one rank trains.
+    private var group: Communicator? {
+        guard let c = communicator, c.size > 1 else { return nil }
+        return c
+    }
+
     /// One pass over `loader` in training mode. Returns the mean of the batch losses and
     /// the accuracy counted on the batches as they were trained. A loss that is not finite
     /// stops the pass before that batch's update, leaving the weights as the batch before
     /// left them; `hooks.shouldStop` stops it after a batch (TrainingStop.interrupted).
+    ///
+    /// With several ranks, every rank takes rank 0's order and its own share of each batch;
+    /// its loss gradient is weighted by its share of the batch, so the summed gradient (one
+    /// allreduce on the flat gradient buffer) is the whole batch's mean gradient. The batch
+    /// loss, the correct count and a stop are summed too, so every rank decides alike.
     public func trainEpoch(_ loader: BatchLoader, epoch: Int, shuffle: Bool) throws -> (loss: Double, accuracy: Double) {
         guard let optimizer else { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
         model.isTraining = true
         loader.start(shuffle: shuffle, random: random)
+        let group = self.group
+        if let group, shuffle {
+            var order = loader.order
+            group.broadcast(&order, from: 0)
+            loader.setOrder(order)
+        }
         var lossSum: Double = 0, correct = 0, seen = 0
         let batches = loader.batchCount
         for b in 0..<batches {
-            let size = loader.load(batch: b)
-            let out = model.forward(loader.x)
-            gradient.reshape(out.shape)
-            let l = try loss.compute(output: out.data, rows: out.rows, cols: out.cols,
-                                     targets: loader.labels, gradient: gradient.data)
-            guard l.isFinite else {
+            let total = loader.batchRows(b).count
+            let rows = group.map { loader.share(ofBatch: b, rank: $0.rank, of: $0.size) } ?? loader.batchRows(b)
+            let size = loader.load(rows: rows)
+            var batchLoss: Double = 0, right = 0
+            model.zeroGradients()
+            if size > 0 {
+                let out = model.forward(loader.x)
+                gradient.reshape(out.shape)
+                let l = try loss.compute(output: out.data, rows: out.rows, cols: out.cols,
+                                         targets: loader.labels, gradient: gradient.data)
+                batchLoss = Double(l)
+                right = countCorrect(out, loader.labels)
+                if size < total {
+                    // This rank's share of the batch mean.
+                    batchLoss *= Double(size) / Double(total)
+                    let weight = Float(size) / Float(total), g = gradient.data
+                    for i in 0..<gradient.count { g[i] *= weight }
+                }
+            }
+            if let group {
+                var stats = [batchLoss, Double(right)]
+                group.sum(&stats)
+                batchLoss = stats[0]
+                right = Int(stats[1])
+            }
+            guard batchLoss.isFinite else {
                 model.zeroGradients()
                 model.settleGradients()
-                throw EngineError("loss became \(l.isNaN ? "NaN" : "Inf") at epoch \(epoch), batch \(b + 1) (try a smaller lr)")
+                throw EngineError("loss became \(batchLoss.isNaN ? "NaN" : "Inf") at epoch \(epoch), batch \(b + 1) (try a smaller lr)")
             }
-            correct += countCorrect(out, loader.labels)
-            model.zeroGradients()
-            model.backward(gradient)
+            correct += right
+            if size > 0 { model.backward(gradient) }
             model.settleGradients()
+            if let group {
+                let started = DispatchTime.now().uptimeNanoseconds
+                group.sum(model.gradientStorage.base, count: model.gradientStorage.count)
+                communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            }
             try hooks.gradientsReady?(model)
             optimizer.step()
-            lossSum += Double(l)
-            seen += size
+            lossSum += batchLoss
+            seen += total
             hooks.batchEnded?(TrainingProgress(epoch: epoch, batch: b + 1, of: batches, samples: seen, runningLoss: lossSum / Double(b + 1)))
-            if hooks.shouldStop() {
+            var stop = hooks.shouldStop()
+            if let group { stop = group.whoSays(stop).contains(true) }
+            if stop {
                 throw TrainingStop.interrupted(epoch: epoch, batches: b + 1, of: batches)
             }
         }
@@ -116,7 +176,8 @@ public final class Trainer {
 
     /// Evaluates on `dataset` in evaluation mode. The loss is the mean of the losses of
     /// batches of `batch` samples, as a DataLoader with that batch size gives; the forward
-    /// passes run `chunk` batches at a time.
+    /// passes run `chunk` batches at a time. With several ranks, each evaluates a contiguous
+    /// share of the batches, and the sums are added up across ranks.
     public func evaluate(_ dataset: Dataset, batch: Int, chunk: Int = 16) throws -> (loss: Double, accuracy: Double) {
         model.isTraining = false
         defer { model.isTraining = true }
@@ -129,9 +190,19 @@ public final class Trainer {
             loader = BatchLoader(dataset: dataset, batchSize: batch * fit)
             evaluationLoader = loader
         }
+        let group = self.group
+        try group?.agreeToStart()
+        // This rank's batches (all of them, alone).
+        let batchCount = (dataset.count + batch - 1) / batch
+        let ranks = group?.size ?? 1, rank = group?.rank ?? 0
+        let mine = min(dataset.count, batchCount * rank / ranks * batch)..<min(dataset.count, batchCount * (rank + 1) / ranks * batch)
         var lossSum: Double = 0, batches = 0, correct = 0
-        for b in 0..<loader.batchCount {
-            let size = loader.load(batch: b)
+        var first = mine.lowerBound, pass = 0
+        let passes = (mine.count + loader.batchSize - 1) / loader.batchSize
+        while first < mine.upperBound {
+            let size = loader.load(rows: first..<min(first + loader.batchSize, mine.upperBound))
+            first += size
+            pass += 1
             let out = model.forward(loader.x)
             var start = 0
             while start < size {
@@ -142,8 +213,16 @@ public final class Trainer {
                 start += rows
             }
             correct += countCorrect(out, loader.labels)
-            if hooks.shouldStop() {
-                throw TrainingStop.interrupted(epoch: history.count, batches: b + 1, of: loader.batchCount)
+            if group == nil && hooks.shouldStop() {
+                throw TrainingStop.interrupted(epoch: history.count, batches: pass, of: passes)
+            }
+        }
+        if let group {
+            var sums = [lossSum, Double(batches), Double(correct)]
+            group.sum(&sums)
+            (lossSum, batches, correct) = (sums[0], Int(sums[1]), Int(sums[2]))
+            if group.whoSays(hooks.shouldStop()).contains(true) {
+                throw TrainingStop.interrupted(epoch: history.count, batches: passes, of: passes)
             }
         }
         return (lossSum / Double(max(batches, 1)), Double(correct) / Double(max(dataset.count, 1)))
