@@ -19,7 +19,9 @@ let package = Package(
         // librsvg and cairo, for figures as PNG rendered from their SVG.
         .systemLibrary(name: "CRSVG", path: "Sources/CRSVG", pkgConfig: "librsvg-2.0",
                        providers: [.apt(["librsvg2-dev"])]),
-        .target(name: "MLPShell", dependencies: [.product(name: "MLPEngine", package: "Engine"), "CReadline", "CRSVG"]),
+        // SQLite, for the run history.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "MLPShell", dependencies: [.product(name: "MLPEngine", package: "Engine"), "CReadline", "CRSVG", "CSQLite"]),
         .executableTarget(name: "mlpsh", dependencies: [
             "MLPShell", .product(name: "MLPEngine", package: "Engine"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

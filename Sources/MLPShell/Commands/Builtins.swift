@@ -1,6 +1,6 @@
 /// Every built-in command, grouped as `help` shows them. Each group's file defines its own.
 public func builtinCommands() -> [Command] {
-    dataCommands() + modelCommands() + trainingCommands() + resultCommands() + inspectionCommands() + checkpointCommands() + pluginCommands() + sessionCommands() + stateCommands()
+    dataCommands() + modelCommands() + trainingCommands() + resultCommands() + runCommands() + inspectionCommands() + checkpointCommands() + pluginCommands() + sessionCommands() + stateCommands()
 }
 
 /// Checks that a command got exactly the positional words it takes.

@@ -13,6 +13,7 @@ func checkpointCommands() -> [Command] {
                 arguments: [.path], example: "save mnist_mlp.safetensors", run: { inv, o, s in
                     try expectArguments(inv, 1...1, usage: "save FILE.safetensors [optimizer=true]")
                     try checkpoint(of: s, optimizer: try o.bool("optimizer")).write(to: inv.positional[0])
+                    s.runs.wrote(inv.positional[0])
                 }),
         Command(name: "load", group: "Checkpoints", usage: "load FILE.safetensors",
                 summary: "fills the model from a file, or rebuilds it from the file's definition",

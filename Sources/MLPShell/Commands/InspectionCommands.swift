@@ -29,7 +29,7 @@ func inspectionCommands() -> [Command] {
                     let batch = max(1, min(data.count, (1 << 22) / max(1, model.maxWidth)))
                     try model.checkBatch(batch)
                     let m = try model.confusion(data, batch: batch) { _ in !s.interruptRequested() }
-                    s.console.write(confusionTable(m, names: data.classNames.map(printable), title: "\(name): \(printable(data.summary))"))
+                    s.console.write(confusionTable(m, names: data.classNames.map { printable($0) }, title: "\(name): \(printable(data.summary))"))
                 }),
     ]
 }

@@ -3,13 +3,15 @@ import MLPEngine
 
 func resultCommands() -> [Command] {
     [
-        Command(name: "plot", group: "Results", usage: "plot loss|accuracy [out=FILE.svg|FILE.png]",
+        Command(name: "plot", group: "Results", usage: "plot loss|accuracy [runs=ID,ID] [out=FILE.svg|FILE.png]",
                 summary: "draws train and test loss (or accuracy) against epoch",
                 details: "With out= the figure is written in the format its extension names: .svg, or .png (the same SVG\nrendered by librsvg at 1280x960); train solid, test dashed. Without out=, a chart in the terminal.",
-                options: [OptionSpec("out", "", "the .svg or .png file to write")], arguments: [.word],
+                options: [OptionSpec("out", "", "the .svg or .png file to write"),
+                          OptionSpec("runs", "", "runs from the run history instead, one curve a run (see 'runs')")], arguments: [.word],
                 example: "plot loss out=loss.svg", run: { inv, o, s in
-                    try expectArguments(inv, 1...1, usage: "plot loss|accuracy [out=FILE.svg|FILE.png]")
-                    let chart = try historyChart(inv.positional[0], s.history)
+                    try expectArguments(inv, 1...1, usage: "plot loss|accuracy [runs=ID,ID] [out=FILE.svg|FILE.png]")
+                    var chart = try historyChart(inv.positional[0], s.history, requireEpochs: !o.has("runs"))
+                    if o.has("runs") { chart = try runsChart(inv.positional[0], ids: o.string("runs"), s) }
                     if o.has("out") {
                         let path = o.string("out")
                         guard !path.isEmpty else { throw EngineError("out= needs a file name") }
@@ -20,6 +22,7 @@ func resultCommands() -> [Command] {
                         case let other:
                             throw EngineError("out=\(path): \(other.isEmpty ? "no extension" : "'.\(other)'") names no format plot writes: use .svg or .png")
                         }
+                        s.runs.wrote(path)
                     } else {
                         s.console.write(TerminalChart.render(chart, columns: TerminalChart.terminalColumns))
                     }
@@ -30,18 +33,24 @@ func resultCommands() -> [Command] {
                 example: "history out=history.csv", run: { inv, o, s in
                     try expectArguments(inv, 0...0, usage: "history [out=FILE.csv]")
                     let csv = historyCSV(s.history)
-                    if o.has("out") { try AtomicFile.write(csv, to: o.string("out")) } else { s.console.write(alignedTable(csv)) }
+                    if o.has("out") {
+                        try AtomicFile.write(csv, to: o.string("out"))
+                        s.runs.wrote(o.string("out"))
+                    } else {
+                        s.console.write(alignedTable(csv))
+                    }
                 }),
     ]
 }
 
 /// The chart of `what` (loss or accuracy) over the epochs of `history`; x is epoch 1..N.
-func historyChart(_ what: String, _ history: [EpochResult]) throws -> Chart {
+func historyChart(_ what: String, _ history: [EpochResult], requireEpochs: Bool = true) throws -> Chart {
     guard what == "loss" || what == "accuracy" else {
         var msg = "cannot plot '\(what)': expected loss or accuracy"
         if let near = nearestName(to: what, in: ["loss", "accuracy"]) { msg += "; did you mean '\(near)'?" }
         throw EngineError(msg)
     }
+    guard requireEpochs else { return Chart(title: "", xLabel: "", yLabel: "", series: []) }
     guard !history.isEmpty else { throw EngineError("nothing to plot yet: train first") }
     let isLoss = what == "loss"
     let train = history.map { (x: Double($0.epoch) + 1, y: isLoss ? $0.trainLoss : $0.trainAccuracy * 100) }

@@ -33,12 +33,14 @@ func trainingCommands() -> [Command] {
                     let entry = try s.registries.schedules.lookup(inv.positional[0])
                     s.schedule = try entry.make(try Options(inv.options, specs: entry.options, owner: "schedule \(entry.name)"))
                 }),
-        Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true] [log=FILE.csv]",
+        Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true] [log=FILE.csv] [name=TEXT] [tensorboard=DIR]",
                 summary: "trains on 'train', evaluating on 'test' after each epoch when it is loaded",
-                details: "Prints one line an epoch:\n  epoch: 0,train_loss:2.157364,train_acc:46.7%,test_loss:1.83506,test_acc:63.7%\nthen Done. train_loss is the mean of the batch losses and train_acc is counted on the batches as\nthey are trained; the test half appears only when a 'test' data set is loaded. Epochs go on\ncounting from the last train. Ctrl-C stops after the current batch, keeping the finished epochs.\nUnder mpirun (mpirun -np N mlpsh FILE.mlp), B is the global batch: each rank trains on its share\nand the gradients are summed (one allreduce a batch), so the epochs are one process's epochs.",
+                details: "Prints one line an epoch:\n  epoch: 0,train_loss:2.157364,train_acc:46.7%,test_loss:1.83506,test_acc:63.7%\nthen Done. train_loss is the mean of the batch losses and train_acc is counted on the batches as\nthey are trained; the test half appears only when a 'test' data set is loaded. Epochs go on\ncounting from the last train. Ctrl-C stops after the current batch, keeping the finished epochs.\nUnder mpirun (mpirun -np N mlpsh FILE.mlp), B is the global batch: each rank trains on its share\nand the gradients are summed (one allreduce a batch), so the epochs are one process's epochs.\nEvery train is recorded in the run history with its settings and epochs: see 'runs'.",
                 options: [OptionSpec("epochs", "1", "how many epochs"), OptionSpec("batch", "64", "samples a batch"),
                           OptionSpec("shuffle", "false", "a new random order each epoch, from the seed"),
-                          OptionSpec("log", "", "a CSV file that gets one row an epoch (see 'history')")],
+                          OptionSpec("log", "", "a CSV file that gets one row an epoch (see 'history')"),
+                          OptionSpec("name", "", "names the run in the run history (see 'runs')"),
+                          OptionSpec("tensorboard", "", "a folder for TensorBoard event files: loss/train, loss/test, accuracy/train, accuracy/test, lr")],
                 example: "train epochs=50 batch=64 shuffle=true log=run.csv", run: train),
         Command(name: "test", group: "Training", usage: "test [batch=B]",
                 summary: "evaluates on 'test': test_loss:...,test_acc:...%",
@@ -110,15 +112,33 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     let shuffle = try o.bool("shuffle")
     let log = o.has("log") ? o.string("log") : nil
     if let log { try checkWritableFolder(log) }
+    let board = o.has("tensorboard") ? o.string("tensorboard") : nil
+    if board?.isEmpty == true { throw EngineError("tensorboard= needs a folder") }
     let loggedFrom = s.history.count
     var logStarted = false
     let trainer = try makeTrainer(s)
     let data = try s.requireDataset("train")
     let progress = ProgressReporter(console: s.console, samplesPerEpoch: data.count)
+    let events = try board.flatMap { Distributed.isLead ? try TensorBoardWriter(folder: $0) : nil }
+    s.runs.begin(runRecord(s, trainer, command: inv, name: o.has("name") ? o.string("name") : ""))
+    if let log { s.runs.wrote(log) }
+    if let events { s.runs.wrote(events.path) }
+    let started = DispatchTime.now().uptimeNanoseconds
+    var status = "failed"
+    defer { s.runs.end(status: status, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
     trainer.hooks.batchEnded = { progress.update($0) }
     trainer.hooks.epochEnded = { [unowned trainer] result in
         progress.clear()
+        // Recorded before it is printed: an epoch on the screen is in the run history.
+        s.runs.epoch(result)
         s.console.print(result.line)
+        if let events {
+            var scalars: [(tag: String, value: Float)] = [("loss/train", Float(result.trainLoss)), ("accuracy/train", Float(result.trainAccuracy))]
+            if let l = result.testLoss { scalars.append(("loss/test", Float(l))) }
+            if let a = result.testAccuracy { scalars.append(("accuracy/test", Float(a))) }
+            scalars.append(("lr", result.learningRate))
+            try events.scalars(step: result.epoch, scalars)
+        }
         // The log: written whole (header and the first row) at the first epoch, then a row appended an epoch.
         guard let log else { return }
         if logStarted {
@@ -132,11 +152,12 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         progress.clear()
         s.history = trainer.history
     }
-    let started = DispatchTime.now().uptimeNanoseconds
     switch try trainer.fit(data, test: s.datasets["test"], epochs: epochs, batch: batch, shuffle: shuffle) {
     case .finished:
+        status = "finished"
         s.console.print("Done")
     case .interrupted(let e, let done, let of):
+        status = "interrupted"
         progress.clear()
         s.console.print("interrupted in epoch \(e) after \(done) of \(of) batches; \(trainer.history.count) epochs are complete")
     }
@@ -147,4 +168,18 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
                                trainer.communicationSeconds, seconds, 100 * trainer.communicationSeconds / max(seconds, 1e-9),
                                group.size, Double(model.gradientStorage.count * 4) / 1e6))
     }
+}
+
+/// What the run history keeps of a `train` about to run: its settings, the data and what
+/// the session ran to get there.
+private func runRecord(_ s: Session, _ t: Trainer, command: Invocation, name: String) -> RunStore.Run {
+    let data = s.datasets.keys.sorted().map { key -> String in
+        let d = s.datasets[key]!
+        return "\(key): \(d.summary), \(d.count) samples, checksum \(String(format: "%08x", d.checksum))"
+    }
+    return RunStore.Run(id: 0, name: name, started: Date().timeIntervalSince1970, ended: nil, status: "running", seconds: nil,
+                        source: s.transcript.joined(separator: "\n"), command: command.words.map(\.text).joined(separator: " "),
+                        model: t.model.definition, loss: t.loss.definition, optimizer: t.optimizer?.definition ?? "",
+                        schedule: t.schedule.definition, seed: Int64(bitPattern: s.random.seed), threads: Int64(BLAS.threads),
+                        datasets: data.joined(separator: "\n"), files: [])
 }

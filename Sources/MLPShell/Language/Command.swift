@@ -7,6 +7,8 @@ public enum ArgumentKind: Sendable {
     /// A name in the registry with this key ("layer", "loss", ...: `Registries.all`).
     case registry(String)
     case path, variable, word
+    /// A run id from the run history.
+    case run
 
     public static let layer = ArgumentKind.registry("layer")
     public static let loss = ArgumentKind.registry("loss")

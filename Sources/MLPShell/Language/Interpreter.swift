@@ -100,6 +100,10 @@ public final class Interpreter {
     }
 
     private func perform(_ statement: String, location: SourceLocation?) throws {
+        if !statement.allSatisfy(\.isWhitespace) {
+            session.transcript.append(statement.trimmingCharacters(in: .whitespaces))
+            if session.transcript.count > 10_000 { session.transcript.removeFirst(session.transcript.count - 10_000) }
+        }
         let words = try Lexer.words(in: statement, variables: session.variable)
         guard let first = words.first else { return }
         if var open = block {

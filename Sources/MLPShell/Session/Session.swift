@@ -47,6 +47,11 @@ public final class Session {
     /// Whether a long command should stop after its current batch or step: a Ctrl-C, or a
     /// signal ending mlpsh (see Signals).
     public var interruptRequested: () -> Bool = { Signals.stopRequested }
+    /// Every statement the session has run, in order (at most the last 10,000): what defined
+    /// a run, as the run history records it.
+    public internal(set) var transcript: [String] = []
+    /// The run history (RunStore): every `train` is recorded.
+    lazy var runs = RunRecorder(console: console)
     /// The plugin libraries loaded into this session's registries.
     public lazy var plugins = PluginLoader(registries: registries)
     /// The interpreter running this session, for `include`.

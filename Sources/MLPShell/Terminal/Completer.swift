@@ -41,6 +41,7 @@ public final class Completer {
         case .variable: candidates = Array(session.variables.keys)
         case .path: return completePath(word)
         case .word: break
+        case .run: candidates = ((try? session.runs.open().ids()) ?? []).map(String.init)
         }
         let optionWords = options.map { $0.key + "=" }
         let pool = (word.contains("=") ? [] : candidates) + optionWords

@@ -4,11 +4,13 @@ import MLPEngine
 /// sequences that would clear the screen or forge lines. Everything mlpsh prints that may come
 /// from a file goes through `printable`: each control character is shown escaped (\e, \r,
 /// \u{9B}) instead of being sent to the terminal.
-func printable(_ text: String) -> String {
-    guard text.unicodeScalars.contains(where: isControl) else { return text }
+/// With `keepingNewlines`, line breaks pass (text of several lines mlpsh laid out itself).
+func printable(_ text: String, keepingNewlines: Bool = false) -> String {
+    let escaped = { (s: Unicode.Scalar) in isControl(s) && !(keepingNewlines && s == "\n") }
+    guard text.unicodeScalars.contains(where: escaped) else { return text }
     var out = ""
     for scalar in text.unicodeScalars {
-        guard isControl(scalar) else { out.unicodeScalars.append(scalar); continue }
+        guard escaped(scalar) else { out.unicodeScalars.append(scalar); continue }
         switch scalar {
         case "\u{1B}": out += "\\e"
         case "\r": out += "\\r"

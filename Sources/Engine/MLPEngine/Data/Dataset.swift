@@ -1,4 +1,5 @@
 @_implementationOnly import CPrefetch
+import CZlib
 
 /// A set of labelled samples that a batch loader draws from.
 public protocol Dataset: AnyObject {
@@ -15,10 +16,31 @@ public protocol Dataset: AnyObject {
     /// Whether `fill` may run on several threads at once for disjoint parts of a batch (it
     /// only reads the data set). False unless a data set says so.
     var fillsConcurrently: Bool { get }
+
+    /// A CRC-32 of the samples and labels, to tell data sets apart in the run history.
+    var checksum: UInt32 { get }
 }
 
 extension Dataset {
     public var fillsConcurrently: Bool { false }
+
+    /// Over the samples as floats and the labels, 1,024 samples at a time.
+    public var checksum: UInt32 {
+        var crc = crc32(0, nil, 0)
+        let chunk = 1024, width = features
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: chunk * width), y = UnsafeMutablePointer<Int32>.allocate(capacity: chunk)
+        defer { x.deallocate(); y.deallocate() }
+        var first = 0
+        while first < count {
+            let n = min(chunk, count - first)
+            let indices = (first..<(first + n)).map { Int32($0) }
+            indices.withUnsafeBufferPointer { fill(indices: $0, x: x, labels: y) }
+            crc = crc32(crc, UnsafeRawPointer(x).assumingMemoryBound(to: Bytef.self), uInt(n * width * 4))
+            crc = crc32(crc, UnsafeRawPointer(y).assumingMemoryBound(to: Bytef.self), uInt(n * 4))
+            first += n
+        }
+        return UInt32(truncatingIfNeeded: crc)
+    }
     public var features: Int { sampleShape.reduce(1, *) }
     public var classes: Int { classNames.count }
 }
@@ -33,6 +55,13 @@ public final class ByteImageDataset: Dataset {
     private let pixels: HugePageBytes
     public let labels: [UInt8]
     private let width: Int
+
+    /// Over the image bytes and the labels as the files hold them (quicker than as floats).
+    public var checksum: UInt32 {
+        var crc = crc32(0, pixels.base, uInt(pixels.count))
+        crc = labels.withUnsafeBufferPointer { crc32(crc, $0.baseAddress, uInt($0.count)) }
+        return UInt32(truncatingIfNeeded: crc)
+    }
 
     public init(summary: String, sampleShape: [Int], classNames: [String], images: [UInt8], labels: [UInt8]) {
         self.summary = summary

@@ -1,0 +1,121 @@
+import Foundation
+import MLPEngine
+
+/// The run history: every `train` as the store keeps it (see RunStore).
+func runCommands() -> [Command] {
+    [
+        Command(name: "runs", group: "Results", usage: "runs [last=N] | runs show ID | runs compare ID ID ... | runs rm ID",
+                summary: "the run history: every train, with its settings and epochs",
+                details: """
+                Every train is recorded in a SQLite database: $MLPSH_RUNS, else $XDG_DATA_HOME/mlpsh/runs.sqlite
+                (~/.local/share/mlpsh/runs.sqlite). 'runs' lists one row a run: id, started, status (running,
+                finished, interrupted, failed), epochs, the last test_acc, seconds, name. 'runs show ID' tells all
+                of one run: what the session ran, the model, loss, optimizer, schedule, seed, threads, data sets,
+                each epoch's line and the files written. 'runs compare ID ID ...' lists the settings that differ,
+                then each run's final numbers. 'runs rm ID' deletes a run. 'plot loss runs=ID,ID' draws them.
+                """,
+                options: [OptionSpec("last", "20", "how many runs to list")], arguments: [.word, .run],
+                example: "runs compare 3 4", run: runs),
+    ]
+}
+
+private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
+    let store = try s.runs.open()
+    let verb = inv.positional.first ?? "list"
+    let ids = try inv.positional.dropFirst().map { word -> Int64 in
+        guard let id = Int64(word), id > 0 else { throw EngineError("'\(word)' is not a run id (see 'runs')") }
+        return id
+    }
+    switch verb {
+    case "list":
+        try expectArguments(inv, 0...0, usage: "runs [last=N]")
+        let list = try store.list(last: try o.int("last", min: 1, max: 1_000_000))
+        if list.isEmpty { s.console.print("no runs yet: every train is recorded in \(RunStore.defaultPath)"); return }
+        var csv = "id,started,status,epochs,test_acc,seconds,name\n"
+        for r in list {
+            let acc = r.epochs.last?.testAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-"
+            let seconds = r.seconds.map { String(format: "%.1f", $0) } ?? "-"
+            csv += "\(r.id),\(timeText(r.started)),\(r.status),\(r.epochs.count),\(acc),\(seconds),\(printable(r.name).replacingOccurrences(of: ",", with: ";"))\n"
+        }
+        s.console.write(alignedTable(csv))
+    case "show":
+        try expectArguments(inv, 2...2, usage: "runs show ID")
+        let r = try store.run(ids[0])
+        var out = "run \(r.id)\(r.name.isEmpty ? "" : " (\(r.name))"): \(r.status), started \(timeText(r.started))"
+        if let seconds = r.seconds { out += String(format: ", %.1f s", seconds) }
+        out += "\n"
+        for (key, value) in settings(r) { out += "\(key): \(value.contains("\n") ? "\n  " + value.replacingOccurrences(of: "\n", with: "\n  ") : value)\n" }
+        out += "source:\n  " + r.source.replacingOccurrences(of: "\n", with: "\n  ") + "\n"
+        out += "epochs:\n" + r.epochs.map { "  " + $0.line + "\n" }.joined()
+        out += "files:" + (r.files.isEmpty ? " none\n" : "\n" + r.files.map { "  \($0)\n" }.joined())
+        s.console.write(printable(out, keepingNewlines: true))
+    case "compare":
+        guard ids.count >= 2 else { throw EngineError("runs compare needs at least two run ids: 'runs compare 3 4'") }
+        let list = try ids.map { try store.run($0) }
+        let all = list.map { Dictionary(settings($0), uniquingKeysWith: { a, _ in a }) }
+        var out = ""
+        for key in settings(list[0]).map(\.0) where Set(all.map { $0[key] ?? "" }).count > 1 {
+            out += "\(key):\n" + zip(list, all).map { "  run \($0.id): \(($1[key] ?? "").replacingOccurrences(of: "\n", with: " | "))\n" }.joined()
+        }
+        if out.isEmpty { out = "the runs' settings are the same\n" }
+        var csv = "run,name,status,epochs,train_loss,train_acc,test_loss,test_acc,seconds\n"
+        for r in list {
+            let e = r.epochs.last
+            csv += "\(r.id),\(r.name.replacingOccurrences(of: ",", with: ";")),\(r.status),\(r.epochs.count),"
+            csv += e.map { String(format: "%.6f,%.1f%%,", $0.trainLoss, $0.trainAccuracy * 100) } ?? "-,-,"
+            csv += e?.testLoss.map { String(format: "%.5f,", $0) } ?? "-,"
+            csv += e?.testAccuracy.map { String(format: "%.1f%%,", $0 * 100) } ?? "-,"
+            csv += r.seconds.map { String(format: "%.1f", $0) } ?? "-"
+            csv += "\n"
+        }
+        s.console.write(printable(out, keepingNewlines: true) + "\n" + alignedTable(printable(csv, keepingNewlines: true)))
+    case "rm":
+        try expectArguments(inv, 2...2, usage: "runs rm ID")
+        try store.remove(ids[0])
+        s.console.print("run \(ids[0]) deleted")
+    default:
+        var msg = "unknown runs command '\(verb)': expected show, compare or rm (or nothing, for the list)"
+        if let near = nearestName(to: verb, in: ["show", "compare", "rm"]) { msg += "; did you mean '\(near)'?" }
+        throw EngineError(msg)
+    }
+}
+
+/// A run's settings, in the order compare and show list them.
+private func settings(_ r: RunStore.Run) -> [(String, String)] {
+    [("name", r.name), ("train", r.command), ("model", r.model), ("loss", r.loss), ("optimizer", r.optimizer),
+     ("schedule", r.schedule), ("seed", String(r.seed)), ("threads", String(r.threads)), ("data", r.datasets)]
+}
+
+/// "2026-11-28 10:15:02", local time.
+private func timeText(_ seconds: Double) -> String {
+    let f = DateFormatter()
+    f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+    return f.string(from: Date(timeIntervalSince1970: seconds))
+}
+
+/// The chart of `what` for several runs: one curve a run (test values where the run has
+/// them, else train), labelled by run.
+func runsChart(_ what: String, ids text: String, _ s: Session) throws -> Chart {
+    let ids = try text.split(separator: ",").map { word -> Int64 in
+        guard let id = Int64(word), id > 0 else { throw EngineError("runs=\(text): '\(word)' is not a run id") }
+        return id
+    }
+    guard !ids.isEmpty else { throw EngineError("runs= needs run ids: runs=3,4") }
+    let store = try s.runs.open()
+    let isLoss = what == "loss"
+    var series: [Chart.Series] = []
+    for id in ids {
+        let r = try store.run(id)
+        let test = r.epochs.allSatisfy { $0.testLoss != nil }
+        let points = r.epochs.map { e -> (x: Double, y: Double) in
+            let v = isLoss ? (test ? e.testLoss! : e.trainLoss) : (test ? e.testAccuracy! : e.trainAccuracy) * 100
+            return (Double(e.epoch) + 1, v)
+        }
+        let label = "run \(id)" + (r.name.isEmpty ? "" : " \(r.name)") + (test ? "" : " (train)")
+        series.append(Chart.Series(name: label, points: points, dashed: false))
+    }
+    let title = isLoss ? "Test loss" : "Test accuracy"
+    let chart = Chart(title: title, xLabel: "epoch", yLabel: isLoss ? "loss" : "accuracy (%)", series: series)
+    guard !chart.isEmpty else { throw EngineError("runs \(text) have no epochs to plot") }
+    return chart
+}

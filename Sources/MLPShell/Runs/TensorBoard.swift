@@ -1,0 +1,101 @@
+import Foundation
+import MLPEngine
+
+/// TensorBoard's event files, written as its own writer writes them: a file
+/// `events.out.tfevents.<seconds>.<host>` of TFRecords (a little-endian length, its masked
+/// CRC-32C, the bytes, their masked CRC-32C), each an `Event` protocol buffer: first the file
+/// version, then one event a step holding a `Summary` of scalar values.
+final class TensorBoardWriter {
+    let path: String
+    private let fd: Int32
+
+    init(folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
+        path = folder + "/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).\(getpid())"
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw EngineError("tensorboard=\(folder): cannot write \(path) (\(String(cString: strerror(errno))))") }
+        var event = Protobuf()
+        event.double(1, Date().timeIntervalSince1970)
+        event.string(3, "brain.Event:2")
+        try write(record: event.bytes)
+    }
+
+    deinit { close(fd) }
+
+    /// One step's scalars ("loss/train" ...), as tf.summary.scalar writes them.
+    func scalars(step: Int, _ values: [(tag: String, value: Float)]) throws {
+        var summary = Protobuf()
+        for (tag, value) in values {
+            var v = Protobuf()
+            v.string(1, tag)
+            v.float(2, value)
+            summary.message(1, v)
+        }
+        var event = Protobuf()
+        event.double(1, Date().timeIntervalSince1970)
+        event.varint(2, UInt64(bitPattern: Int64(step)))
+        event.message(5, summary)
+        try write(record: event.bytes)
+    }
+
+    private func write(record data: [UInt8]) throws {
+        var out: [UInt8] = []
+        let length = withUnsafeBytes(of: UInt64(data.count).littleEndian, Array.init)
+        out += length
+        out += withUnsafeBytes(of: CRC32C.masked(length).littleEndian, Array.init)
+        out += data
+        out += withUnsafeBytes(of: CRC32C.masked(data).littleEndian, Array.init)
+        let n = out.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        guard n == out.count else { throw EngineError("\(path): write failed") }
+    }
+}
+
+/// The few protocol buffer encodings an Event needs.
+struct Protobuf {
+    private(set) var bytes: [UInt8] = []
+
+    private mutating func raw(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        bytes.append(UInt8(v))
+    }
+    private mutating func key(_ field: Int, _ wire: UInt64) { raw(UInt64(field) << 3 | wire) }
+
+    mutating func varint(_ field: Int, _ v: UInt64) { key(field, 0); raw(v) }
+    mutating func double(_ field: Int, _ v: Double) {
+        key(field, 1)
+        bytes += withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init)
+    }
+    mutating func float(_ field: Int, _ v: Float) {
+        key(field, 5)
+        bytes += withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init)
+    }
+    mutating func string(_ field: Int, _ s: String) { data(field, Array(s.utf8)) }
+    mutating func message(_ field: Int, _ m: Protobuf) { data(field, m.bytes) }
+    private mutating func data(_ field: Int, _ d: [UInt8]) {
+        key(field, 2)
+        raw(UInt64(d.count))
+        bytes += d
+    }
+}
+
+/// CRC-32C (Castagnoli), and TFRecord's mask of it.
+enum CRC32C {
+    private static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+        return c
+    }
+
+    static func checksum(_ data: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in data { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        return c ^ 0xFFFF_FFFF
+    }
+
+    static func masked(_ data: [UInt8]) -> UInt32 {
+        let c = checksum(data)
+        return ((c >> 15) | (c << 17)) &+ 0xA282_EAD8
+    }
+}

@@ -1,0 +1,127 @@
+"""The run history (a SQLite database) and TensorBoard event files, through real mlpsh
+processes: the epochs recorded are the epochs printed; two processes train at once; a
+process killed with SIGKILL leaves a sound database with its finished epochs, not marked
+finished; a store that cannot be used warns once and training completes; TensorBoard's own
+reader reads the scalars back; compare and plot work on three runs.
+
+Run by scripts/test after `swift build`; MLPSH_BIN names the binary.
+"""
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("MLPSH_BIN", os.path.join(ROOT, ".build", "debug", "mlpsh"))
+
+SETUP = ("seed 0; data train synthetic n=1280 features=16 classes=4; data test synthetic n=256 features=16 classes=4; "
+         "model; linear 16 8; relu; linear 8 4; end; loss cross_entropy; optim sgd lr={lr}")
+
+
+def mlpsh(store, commands, cwd, **kw):
+    env = dict(os.environ, MLPSH_RUNS=str(store))
+    return subprocess.run([BIN, "-c", commands], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kw)
+
+
+def rows(store, sql, *args):
+    with sqlite3.connect(store) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def line(epoch, train_loss, train_acc, test_loss, test_acc):
+    return f"epoch:{epoch:2d},train_loss:{train_loss:.6f},train_acc:{train_acc * 100:.1f}%,test_loss:{test_loss:.5f},test_acc:{test_acc * 100:.1f}%"
+
+
+def test_the_recorded_epochs_are_the_printed_ones(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    p = mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=4 batch=32 shuffle=true name=first", tmp_path)
+    assert p.returncode == 0, p.stderr
+    printed = [l for l in p.stdout.splitlines() if l.startswith("epoch:")]
+    (run, name, status), = rows(store, "SELECT id, name, status FROM runs")
+    assert (name, status) == ("first", "finished")
+    recorded = rows(store, "SELECT epoch, train_loss, train_acc, test_loss, test_acc FROM epochs WHERE run = ? ORDER BY epoch", run)
+    assert [line(*r) for r in recorded] == printed
+    (integrity,), = rows(store, "PRAGMA integrity_check")
+    assert integrity == "ok"
+    shown = mlpsh(store, f"runs show {run}", tmp_path)
+    assert all(l in shown.stdout for l in printed) and "optim sgd lr=0.1" in shown.stdout
+
+
+def test_two_processes_train_at_once(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    env = dict(os.environ, MLPSH_RUNS=str(store))
+    procs = [subprocess.Popen([BIN, "-c", SETUP.format(lr=lr) + "; train epochs=30 batch=16"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for lr in (0.1, 0.2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0 and err == "", err
+    assert rows(store, "SELECT status, (SELECT count(*) FROM epochs WHERE run = runs.id) FROM runs") == [("finished", 30)] * 2
+
+
+def test_a_killed_run_keeps_its_epochs_and_is_not_finished(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    env = dict(os.environ, MLPSH_RUNS=str(store))
+    p = subprocess.Popen([BIN, "-c", SETUP.format(lr=0.1) + "; train epochs=100000 batch=16"], cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = 0
+    while seen < 3:
+        if p.stdout.readline().startswith("epoch:"):
+            seen += 1
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    (integrity,), = rows(store, "PRAGMA integrity_check")
+    assert integrity == "ok"
+    (status, epochs), = rows(store, "SELECT status, (SELECT count(*) FROM epochs WHERE run = runs.id) FROM runs")
+    assert status == "running" and epochs >= 3
+
+
+@pytest.mark.parametrize("kind", ["a folder that cannot be made", "a corrupt file"])
+def test_a_store_that_cannot_be_used_warns_once_and_training_goes_on(tmp_path, kind):
+    if kind == "a corrupt file":
+        store = tmp_path / "runs.sqlite"
+        store.write_bytes(b"this is not a SQLite database" * 100)
+    else:
+        (tmp_path / "file").write_text("a file, not a folder")
+        store = tmp_path / "file" / "runs.sqlite"
+    p = mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=3 batch=32", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("epoch:") == 3 and "Done" in p.stdout
+    assert len(re.findall("warning: this run is not recorded", p.stderr)) == 1, p.stderr
+
+
+def test_tensorboard_reads_the_printed_numbers(tmp_path):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    store = tmp_path / "runs.sqlite"
+    p = mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=3 batch=32 tensorboard=tb", tmp_path)
+    assert p.returncode == 0, p.stderr
+    files = os.listdir(tmp_path / "tb")
+    assert len(files) == 1 and files[0].startswith("events.out.tfevents.")
+    ea = accumulator.EventAccumulator(str(tmp_path / "tb" / files[0]))
+    ea.Reload()
+    scalars = {t: [(e.step, e.value) for e in ea.Scalars(t)] for t in ea.Tags()["scalars"]}
+    assert set(scalars) == {"loss/train", "loss/test", "accuracy/train", "accuracy/test", "lr"}
+    printed = [l for l in p.stdout.splitlines() if l.startswith("epoch:")]
+    for step, text in enumerate(printed):
+        values = dict(scalars[t][step] for t in scalars if scalars[t][step][0] == step) and {t: scalars[t][step][1] for t in scalars}
+        assert line(step, values["loss/train"], values["accuracy/train"], values["loss/test"], values["accuracy/test"]) == text
+        assert abs(values["lr"] - 0.1) < 1e-7
+
+
+def test_compare_and_plot_three_runs(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    for lr in (0.05, 0.1, 0.3):
+        assert mlpsh(store, SETUP.format(lr=lr) + f"; train epochs=3 batch=32 name=lr{lr}", tmp_path).returncode == 0
+    p = mlpsh(store, "runs; runs compare 1 2 3; plot loss runs=1,2,3 out=runs.svg; plot accuracy runs=1,3", tmp_path)
+    assert p.returncode == 0, p.stderr
+    listing, compare = p.stdout.split("optimizer:", 1)
+    assert all(f"lr{lr}" in listing for lr in (0.05, 0.1, 0.3))
+    assert "run 1: sgd lr=0.05" in compare and "run 3: sgd lr=0.3" in compare
+    assert "model:" not in compare, "settings that are the same are not listed"
+    svg = (tmp_path / "runs.svg").read_text()
+    assert svg.count('class="series"') == 3 and "run 2 lr0.1" in svg
+    p = mlpsh(store, "runs rm 2; runs; runs show 2", tmp_path)
+    assert "run 2 deleted" in p.stdout and p.returncode == 1 and "no run 2" in p.stderr
