@@ -125,3 +125,22 @@ def test_compare_and_plot_three_runs(tmp_path):
     assert svg.count('class="series"') == 3 and "run 2 lr0.1" in svg
     p = mlpsh(store, "runs rm 2; runs; runs show 2", tmp_path)
     assert "run 2 deleted" in p.stdout and p.returncode == 1 and "no run 2" in p.stderr
+
+
+def test_tab_completes_run_ids(tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    store = tmp_path / "runs.sqlite"
+    for lr in (0.1, 0.2):
+        assert mlpsh(store, SETUP.format(lr=lr) + "; train epochs=1 batch=32", tmp_path).returncode == 0
+    (tmp_path / "inputrc").write_text("set enable-bracketed-paste off\n")
+    env = dict(os.environ, HOME=str(tmp_path), MLPSH_HISTORY=str(tmp_path / "hist"), MLPSH_RUNS=str(store),
+               TERM="xterm", INPUTRC=str(tmp_path / "inputrc"))
+    c = pexpect.spawn(BIN, ["--norc"], cwd=str(tmp_path), env=env, encoding="utf-8", timeout=30, dimensions=(40, 120))
+    c.expect("mlp> ")
+    c.send("runs show \t\t")
+    c.expect(r"1\s+2")
+    c.send("2\r")
+    c.expect("run 2: finished")
+    c.expect("mlp> ")
+    c.sendeof()
+    c.expect(pexpect.EOF)
