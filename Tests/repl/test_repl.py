@@ -177,17 +177,70 @@ def test_ctrl_c_stops_training_and_train_goes_on(home):
     assert c.exitstatus == 0
 
 
-def test_progress_bar_on_a_terminal(home):
+def test_ctrl_c_in_the_middle_of_typed_text_clears_the_line(home):
+    # readline reads the rest of a burst of keys by itself; a Ctrl-C flushes the terminal's
+    # queue under it, and must still bring back the prompt rather than leave readline waiting.
     c = spawn(home, "--norc")
-    for line in ["data train synthetic n=60000 features=64 classes=4", "model", "linear 64 10", "end",
+    c.delaybeforesend = None
+    for attempt in range(20):
+        c.send("echo never-run " + "x" * 400)
+        c.sendintr()
+        c.expect(PROMPT, timeout=10)
+    c.delaybeforesend = 0.05
+    c.sendline("echo after")
+    c.expect("\r\nafter\r\n")
+    assert "never-run" not in c.before
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
+def training_session(home, train="train epochs=1 batch=8", samples=60000):
+    """A prompt with `train` just sent (60,000 samples of batch 8: seconds in a debug build)."""
+    c = spawn(home, "--norc")
+    for line in [f"data train synthetic n={samples} features=64 classes=4", "model", "linear 64 10", "end",
                  "loss cross_entropy", "optim sgd lr=0.1"]:
         c.sendline(line)
     c.expect(PROMPT)
-    c.sendline("train epochs=2 batch=8")
+    c.sendline(train)
+    return c
+
+
+def test_progress_bar_on_a_terminal(home):
+    c = training_session(home, "train epochs=2 batch=8")
     c.expect(r"epoch 0 .* \d+/7500 .*samples/s .*loss \d+\.\d+ .*left")
     c.expect("Done")
     c.sendeof()
     c.expect(pexpect.EOF)
+
+
+def test_ctrl_d_typed_during_training_ends_the_session(home):
+    # The terminal is in its own line mode while a command runs: a Ctrl-D typed then must not
+    # be lost when readline takes the terminal back.
+    c = training_session(home)
+    c.expect(r"\d+/7500")
+    c.sendeof()
+    c.expect("Done")
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0
+
+
+def test_lines_typed_during_training_run_after_it(home):
+    c = training_session(home)
+    c.expect(r"\d+/7500")
+    c.sendline("echo typed ahead")
+    c.send("hel")
+    c.sendeof()          # cuts "hel" short: it becomes the start of the next line
+    c.expect("Done")
+    c.expect(r"mlp> echo typed ahead\r\n")
+    c.expect(r"typed ahead\r\n")
+    c.expect(r"mlp> hel")
+    c.sendline("p loss")
+    c.expect(r"cross_entropy")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+    assert (home / "hist").read_text().splitlines()[-2:] == ["echo typed ahead", "help loss"]
 
 
 def test_no_progress_bar_in_a_pipe(home):

@@ -14,7 +14,7 @@ import time
 import pexpect
 import pytest
 
-from test_repl import BIN, PROMPT, home, spawn  # noqa: F401 (home is a fixture)
+from test_repl import BIN, PROMPT, home, spawn, training_session  # noqa: F401 (home is a fixture)
 
 
 def ended_by(child, sig):
@@ -42,12 +42,7 @@ def test_a_signal_at_the_prompt_keeps_the_history(home, sig):
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
 def test_a_signal_during_training_stops_it_and_keeps_the_history(home, sig):
-    c = spawn(home, "--norc")
-    for line in ["data train synthetic n=20000 features=64 classes=4", "model", "linear 64 10", "end",
-                 "loss cross_entropy", "optim sgd lr=0.1"]:
-        c.sendline(line)
-    c.expect(PROMPT)
-    c.sendline("train epochs=100000 batch=8")
+    c = training_session(home, "train epochs=100000 batch=8", samples=20000)
     c.expect(r"epoch: 0,train_loss")
     start = time.monotonic()
     c.kill(sig)

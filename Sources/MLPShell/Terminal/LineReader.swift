@@ -53,6 +53,8 @@ public final class ReadlineLineReader: LineReader {
     /// The line the callback received, and whether it came (nil: Ctrl-D).
     nonisolated(unsafe) private static var received: String?
     nonisolated(unsafe) private static var done = false
+    /// Text typed ahead and cut short by Ctrl-D: the start of the next line.
+    nonisolated(unsafe) private static var unfinished: String?
     /// False when the history path is not a regular file: the history is then not written.
     private var keepsFile = true
 
@@ -60,6 +62,7 @@ public final class ReadlineLineReader: LineReader {
         self.historyPath = historyPath
         rl_readline_name = UnsafePointer(strdup("mlpsh"))
         rl_catch_signals = 0
+        rl_getc_function = Self.readKey
         using_history()
         stifle_history(Self.historyLimit)
         // The file exists (mode 600: it is the user's own) so that entries can be appended;
@@ -77,6 +80,8 @@ public final class ReadlineLineReader: LineReader {
     }
 
     public func readLine(prompt: String) -> LineRead {
+        let input = rl_instream.map { fileno($0) } ?? STDIN_FILENO
+        if let early = typedAhead(input, prompt: prompt) { return early }
         Self.received = nil
         Self.done = false
         rl_callback_handler_install(prompt) { raw in
@@ -86,30 +91,104 @@ public final class ReadlineLineReader: LineReader {
             // Removed here, so that readline does not draw the prompt again after the line.
             rl_callback_handler_remove()
         }
-        let input = rl_instream.map { fileno($0) } ?? STDIN_FILENO
+        if let text = Self.unfinished {
+            Self.unfinished = nil
+            rl_insert_text(text)
+            rl_redisplay()
+        }
         while !Self.done {
+            // A signal may have come while readline was reading (see `readKey`).
+            if let stop = stopped() { return stop }
             var fds = pollfd(fd: input, events: Int16(POLLIN), revents: 0)
             if poll(&fds, 1, -1) < 0 {
                 guard errno == EINTR else { abandonLine(); return .end }
-                if let sig = Signals.endingSignal {
-                    // After SIGHUP the terminal is gone: nothing more is written to it.
-                    abandonLine(newLine: sig != SIGHUP)
-                    return .ending
-                }
-                if Signals.takeInterrupt() {
-                    abandonLine()
-                    return .interrupted
-                }
                 continue
             }
             rl_callback_read_char()
         }
+        if Self.received == nil, let stop = stopped() { return stop }
         return Self.received.map { .line($0) } ?? .end
+    }
+
+    /// What a signal that came means for the line being read, if one came: the line is
+    /// abandoned either way.
+    private func stopped() -> LineRead? {
+        if let sig = Signals.endingSignal {
+            // After SIGHUP the terminal is gone: nothing more is written to it.
+            abandonLine(newLine: sig != SIGHUP)
+            return .ending
+        }
+        if Signals.takeInterrupt() {
+            abandonLine()
+            return .interrupted
+        }
+        return nil
+    }
+
+    /// readline's way of reading a key (rl_getc_function). readline reads more keys than the
+    /// poll loop hands it (the rest of a paste, typed-ahead text to insert at once), and its
+    /// own rl_getc waits again after EINTR: a Ctrl-C that flushed the keys it expected would
+    /// leave it waiting for good. This one waits with the ending signals let through only
+    /// inside pselect, and gives EOF once one came; the loop then abandons the line.
+    private static let readKey: @convention(c) (UnsafeMutablePointer<FILE>?) -> Int32 = { stream in
+        let fd = stream.map { fileno($0) } ?? STDIN_FILENO
+        var held = sigset_t(), open = sigset_t()
+        sigemptyset(&held)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&held, sig) }
+        pthread_sigmask(SIG_BLOCK, &held, &open)
+        defer { pthread_sigmask(SIG_SETMASK, &open, nil) }
+        while true {
+            if Signals.stopRequested { return EOF }
+            if mlpsh_wait_readable(fd, &open) < 0 {
+                if errno == EINTR { continue }
+                return EOF
+            }
+            // Let a signal that came since pselect run its handler before the read, then read
+            // (a Ctrl-C flushes the terminal's queue, so the read may have to wait again).
+            pthread_sigmask(SIG_SETMASK, &open, nil)
+            if Signals.stopRequested { return EOF }
+            var byte: UInt8 = 0
+            let n = read(fd, &byte, 1)
+            pthread_sigmask(SIG_BLOCK, &held, nil)
+            if n == 1 { return Int32(byte) }
+            if n == 0 || errno != EINTR && errno != EAGAIN { return EOF }
+        }
+    }
+
+    /// What was typed while a command ran. The terminal is then in its own (canonical) mode,
+    /// where the kernel keeps whole lines and Ctrl-D; readline's raw mode would turn a pending
+    /// Ctrl-D into a NUL byte and lose it. So whatever is waiting is read in that mode first:
+    /// a whole line is the prompt's next line (shown after the prompt, as readline would have
+    /// shown it), Ctrl-D on an empty line ends the input, and text cut short by Ctrl-D becomes
+    /// the start of the line readline edits.
+    private func typedAhead(_ fd: Int32, prompt: String) -> LineRead? {
+        var mode = termios()
+        guard tcgetattr(fd, &mode) == 0, mode.c_lflag & tcflag_t(ICANON) != 0 else { return nil }
+        var fds = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&fds, 1, 0) == 1, fds.revents & Int16(POLLIN) != 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { return nil }
+        let shownPrompt = prompt.filter { $0 != "\u{1}" && $0 != "\u{2}" }
+        if n == 0 {
+            StandardStreams.write(shownPrompt, to: STDOUT_FILENO)
+            return .end
+        }
+        var bytes = buffer[..<n]
+        guard bytes.last == UInt8(ascii: "\n") else {
+            Self.unfinished = String(decoding: bytes, as: UTF8.self)
+            return nil
+        }
+        bytes.removeLast()
+        let line = String(decoding: bytes, as: UTF8.self)
+        StandardStreams.write(shownPrompt + line + "\n", to: STDOUT_FILENO)
+        return .line(line)
     }
 
     /// Leaves the prompt with its line unfinished: readline's state is reset and the terminal
     /// put back, and the cursor goes to a new line.
     private func abandonLine(newLine: Bool = true) {
+        rl_clear_pending_input()
         rl_free_line_state()
         rl_callback_sigcleanup()
         rl_cleanup_after_signal()
