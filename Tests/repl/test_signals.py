@@ -105,15 +105,17 @@ def test_a_signal_during_save_leaves_no_temporary_file(home, sig):
     (home / "saves.mlp").write_text("\n".join(lines) + "\n")
     rng = random.Random(int(sig))
     for attempt in range(4):
+        # The signal is sent once this run has saved (not the last run's file).
+        (home / "big.safetensors").unlink(missing_ok=True)
         p = subprocess.Popen([BIN, "saves.mlp"], cwd=str(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         while not (home / "big.safetensors").exists() and p.poll() is None:
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.3))
         p.send_signal(sig)
         _, err = p.communicate(timeout=30)
-        assert p.returncode == -sig, (p.returncode, err)
+        assert p.returncode == -sig, (attempt, p.returncode, err)
         leftovers = [f for f in os.listdir(home) if ".tmp-" in f]
-        assert leftovers == [], f"attempt {attempt}: {leftovers}"
+        assert leftovers == [], (attempt, leftovers, err)
         check = subprocess.run([BIN, "-c", "load big.safetensors; summary"], cwd=str(home),
                                capture_output=True, text=True, timeout=60)
-        assert check.returncode == 0 and "4,196,352" in check.stdout, check.stderr
+        assert check.returncode == 0 and "4,196,352" in check.stdout, (attempt, check.stdout, check.stderr)
