@@ -17,6 +17,19 @@ import pytest
 from test_repl import BIN, PROMPT, home, spawn, training_session  # noqa: F401 (home is a fixture)
 
 
+def wait_for_handler(pid, sig, timeout=60):
+    """Waits until process `pid` catches `sig` (its SigCgt mask in /proc), so that a signal
+    sent next meets mlpsh's handler, however slowly the process started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+        if caught & (1 << (int(sig) - 1)):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} never caught signal {sig}")
+
+
 def ended_by(child, sig):
     child.expect(pexpect.EOF, timeout=30)
     child.close()
@@ -77,6 +90,7 @@ def test_a_script_blocked_reading_standard_input_stops(home, sig):
     # Standard input is a pipe nobody writes to: the read blocks until the signal.
     p = subprocess.Popen([BIN, "-"], cwd=str(home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
+    wait_for_handler(p.pid, sig)
     time.sleep(0.5)
     p.send_signal(sig)
     out, err = p.communicate(timeout=10)
@@ -89,6 +103,7 @@ def test_ctrl_c_in_a_script_stops_training_and_the_script(home):
     script.write_text("data train synthetic n=20000 features=64 classes=4\nmodel\nlinear 64 10\nend\n"
                       "loss cross_entropy\noptim sgd lr=0.1\ntrain epochs=100000 batch=8\necho not-reached\n")
     p = subprocess.Popen([BIN, str(script)], cwd=str(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_handler(p.pid, signal.SIGINT)
     time.sleep(2)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=10)
