@@ -7,6 +7,7 @@ Run by scripts/test after `swift build`; MLPSH_BIN names the binary.
 """
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -134,3 +135,32 @@ def test_a_signal_during_save_leaves_no_temporary_file(home, sig):
         check = subprocess.run([BIN, "-c", "load big.safetensors; summary"], cwd=str(home),
                                capture_output=True, text=True, timeout=60)
         assert check.returncode == 0 and "4,196,352" in check.stdout, (attempt, check.stdout, check.stderr)
+
+
+def test_ctrl_z_at_the_prompt_and_fg(home):
+    # Under a job-control shell: Ctrl-Z gives the terminal back in its own mode, and `fg`
+    # brings back readline's mode with the prompt and the half-typed line drawn again.
+    (home / "inputrc").write_text("set enable-bracketed-paste off\n")
+    env = dict(os.environ, HOME=str(home), MLPSH_HISTORY=str(home / "hist"), TERM="xterm",
+               INPUTRC=str(home / "inputrc"), PS1="SHELL$ ")
+    sh = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], cwd=str(home), env=env, encoding="utf-8",
+                       timeout=30, dimensions=(40, 120))
+    sh.expect(r"SHELL\$ ")
+    sh.sendline(f"{BIN} --norc")
+    sh.expect(PROMPT)
+    sh.send("echo half")
+    sh.expect("echo half")  # read by readline: a Ctrl-Z flushes keys not yet read
+    sh.sendcontrol("z")
+    sh.expect(r"Stopped.*\r\nSHELL\$ ")
+    sh.sendline("stty -a")
+    sh.expect(r"SHELL\$ ")
+    assert re.search(r"(?<!-)icanon", sh.before) and re.search(r"(?<!-)echo ", sh.before), sh.before
+    sh.sendline("fg")
+    sh.expect(PROMPT + "echo half")
+    sh.sendline("-done")
+    sh.expect(r"\r\nhalf-done\r\n")
+    sh.expect(PROMPT)
+    sh.sendeof()
+    sh.expect(r"SHELL\$ ")
+    sh.sendline("exit")
+    sh.expect(pexpect.EOF)

@@ -20,6 +20,8 @@ public enum Signals {
     fileprivate static let ending = Atomic<Int32>(0)
     /// Whether SIGINT stops a command (the prompt) or ends mlpsh (a script).
     fileprivate static let interactive = Atomic<Bool>(false)
+    /// A Ctrl-Z at the prompt not yet acted on.
+    fileprivate static let suspends = Atomic<Bool>(false)
 
     /// Takes SIGINT, SIGTERM and SIGHUP from now on; `interactive` is true for the prompt.
     /// System calls they interrupt fail with EINTR (no SA_RESTART), so a blocking read returns
@@ -38,6 +40,38 @@ public enum Signals {
             action.sa_flags = 0
             sigaction(sig, &action, nil)
         }
+    }
+
+    /// Catches SIGTSTP (Ctrl-Z) while `on`: the prompt, whose terminal is in readline's mode,
+    /// must give it back before mlpsh stops (see `suspend`). Otherwise Ctrl-Z stops mlpsh at
+    /// once, as by default. Where SIGTSTP is ignored (no job control), it stays ignored.
+    public static func catchSuspend(_ on: Bool) {
+        var current = sigaction()
+        sigaction(SIGTSTP, nil, &current)
+        if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { return }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = on ? signalHandler : SIG_DFL
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGTSTP, &action, nil)
+    }
+
+    /// Takes a Ctrl-Z not yet acted on: true when there was one.
+    public static func takeSuspend() -> Bool {
+        suspends.exchange(false, ordering: .sequentiallyConsistent)
+    }
+
+    /// Stops mlpsh as Ctrl-Z does by default, and returns once it is continued (`fg`), with
+    /// SIGTSTP caught again.
+    public static func suspend() {
+        catchSuspend(false)
+        var set = sigset_t(), old = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTSTP)
+        pthread_sigmask(SIG_UNBLOCK, &set, &old)
+        raise(SIGTSTP)
+        pthread_sigmask(SIG_SETMASK, &old, nil)
+        catchSuspend(true)
     }
 
     /// Whether long work should stop at its next step: a Ctrl-C not yet acted on, or an ending.
@@ -84,6 +118,10 @@ public enum Signals {
 /// The handler: atomic operations only, and on a repeated signal the async-signal-safe
 /// unlink(2), signal(2) and raise(3).
 private func signalHandler(_ sig: Int32) {
+    if sig == SIGTSTP {
+        Signals.suspends.store(true, ordering: .sequentiallyConsistent)
+        return
+    }
     if sig == SIGINT && Signals.interactive.load(ordering: .relaxed) {
         let (pending, _) = Signals.interrupts.wrappingAdd(1, ordering: .sequentiallyConsistent)
         if pending >= 2 { endAtOnce(sig) }
