@@ -92,6 +92,20 @@ def test_tab_completes_command_layer_option_and_path(home):
     c.expect(pexpect.EOF)
 
 
+def test_the_prompt_follows_a_resized_terminal(home):
+    # Started 120 columns wide, then narrowed to 50: readline must learn the new width
+    # (SIGWINCH), which shows in how Tab Tab lays out the list of commands.
+    c = spawn(home, "--norc")
+    c.setwinsize(40, 50)
+    c.expect(PROMPT)  # the line is drawn again for the new size
+    c.send("\t\t")
+    c.expect(r"quit.*\r\n" + PROMPT)
+    widths = [len(line) for line in c.before.split("\r\n")]
+    assert max(widths) <= 50, c.before
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
 def test_a_plugins_names_complete_once_it_is_loaded(home):
     if not os.path.exists(os.path.join(ROOT, "plugins", "Activations", ".build", "release", "libActivations.so")):
         pytest.fail("plugins/Activations is not built: run scripts/build-plugins")

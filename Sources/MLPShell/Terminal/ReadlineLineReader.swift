@@ -24,6 +24,7 @@ public final class ReadlineLineReader: LineReader {
         self.historyPath = historyPath
         rl_readline_name = UnsafePointer(strdup("mlpsh"))
         rl_catch_signals = 0
+        rl_catch_sigwinch = 0
         rl_getc_function = Self.readKey
         using_history()
         stifle_history(Self.historyLimit)
@@ -55,11 +56,11 @@ public final class ReadlineLineReader: LineReader {
         }
         // The prompt's signals (and Ctrl-Z) are held back except while waiting for a key, so
         // that none slips in between looking at the flags and waiting.
-        Signals.catchSuspend(true)
+        Signals.catchPromptSignals(true)
         pthread_sigmask(SIG_BLOCK, &Self.promptSignals, &Self.openMask)
         defer {
             pthread_sigmask(SIG_SETMASK, &Self.openMask, nil)
-            Signals.catchSuspend(false)
+            Signals.catchPromptSignals(false)
         }
         if let text = Self.unfinished {
             Self.unfinished = nil
@@ -69,7 +70,7 @@ public final class ReadlineLineReader: LineReader {
         while !Self.done {
             // A signal may have come while readline was reading (see `readKey`).
             if let stop = stopped() { return stop }
-            Self.suspendIfAsked()
+            Self.followSignals()
             if mlpsh_wait_readable(input, &Self.openMask) < 0 {
                 guard errno == EINTR else { abandonLine(); return .end }
                 continue
@@ -80,12 +81,12 @@ public final class ReadlineLineReader: LineReader {
         return Self.received.map { .line($0) } ?? .end
     }
 
-    /// SIGINT, SIGTERM, SIGHUP and SIGTSTP; and the signal mask from before the prompt held
+    /// SIGINT, SIGTERM, SIGHUP, SIGTSTP and SIGWINCH; and the signal mask from before the prompt held
     /// them back, which is in force only while waiting for a key.
     nonisolated(unsafe) private static var promptSignals: sigset_t = {
         var set = sigset_t()
         sigemptyset(&set)
-        for sig in [SIGINT, SIGTERM, SIGHUP, SIGTSTP] { sigaddset(&set, sig) }
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGTSTP, SIGWINCH] { sigaddset(&set, sig) }
         return set
     }()
     nonisolated(unsafe) private static var openMask = sigset_t()
@@ -105,10 +106,12 @@ public final class ReadlineLineReader: LineReader {
         return nil
     }
 
-    /// Ctrl-Z at the prompt, done as readline does it for itself: the terminal is put back in
-    /// its own mode, mlpsh stops, and once continued (`fg`) readline's mode comes back and the
-    /// prompt and the line being edited are drawn again.
-    private static func suspendIfAsked() {
+    /// Signals the prompt follows. A new size of the terminal (SIGWINCH) is passed on to
+    /// readline, which redraws the line. Ctrl-Z is done as readline does it for itself: the
+    /// terminal is put back in its own mode, mlpsh stops, and once continued (`fg`) readline's
+    /// mode comes back and the prompt and the line being edited are drawn again.
+    private static func followSignals() {
+        if Signals.takeResize() { rl_resize_terminal() }
         guard Signals.takeSuspend() else { return }
         rl_cleanup_after_signal()
         Signals.suspend()
@@ -126,7 +129,7 @@ public final class ReadlineLineReader: LineReader {
         let fd = stream.map { fileno($0) } ?? STDIN_FILENO
         while true {
             if Signals.stopRequested { return EOF }
-            suspendIfAsked()
+            followSignals()
             if mlpsh_wait_readable(fd, &openMask) < 0 {
                 if errno == EINTR { continue }
                 return EOF

@@ -22,6 +22,10 @@ public enum Signals {
     fileprivate static let interactive = Atomic<Bool>(false)
     /// A Ctrl-Z at the prompt not yet acted on.
     fileprivate static let suspends = Atomic<Bool>(false)
+    /// A change of the terminal's size (SIGWINCH) at the prompt not yet acted on.
+    fileprivate static let resizes = Atomic<Bool>(false)
+    /// The thread that installed the handlers, which waits at the prompt and runs commands.
+    fileprivate static let mainThread = Atomic<UInt>(0)
 
     /// Takes SIGINT, SIGTERM and SIGHUP from now on; `interactive` is true for the prompt.
     /// System calls they interrupt fail with EINTR (no SA_RESTART), so a blocking read returns
@@ -29,6 +33,7 @@ public enum Signals {
     public static func install(interactive: Bool) {
         // The atomics exist before a handler can touch them (a global's first use is not
         // async-signal-safe).
+        mainThread.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
         Self.interactive.store(interactive, ordering: .sequentiallyConsistent)
         interrupts.store(0, ordering: .sequentiallyConsistent)
         ending.store(0, ordering: .sequentiallyConsistent)
@@ -42,10 +47,20 @@ public enum Signals {
         }
     }
 
-    /// Catches SIGTSTP (Ctrl-Z) while `on`: the prompt, whose terminal is in readline's mode,
-    /// must give it back before mlpsh stops (see `suspend`). Otherwise Ctrl-Z stops mlpsh at
-    /// once, as by default. Where SIGTSTP is ignored (no job control), it stays ignored.
-    public static func catchSuspend(_ on: Bool) {
+    /// Catches SIGTSTP (Ctrl-Z) and SIGWINCH while `on`: the prompt, whose terminal is in
+    /// readline's mode, must give it back before mlpsh stops (see `suspend`), and tell readline
+    /// the terminal's new size. Otherwise Ctrl-Z stops mlpsh at once and a resize is ignored,
+    /// as by default. Where SIGTSTP is ignored (no job control), it stays ignored.
+    public static func catchPromptSignals(_ on: Bool) {
+        catchSuspend(on)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = on ? signalHandler : SIG_DFL
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGWINCH, &action, nil)
+    }
+
+    private static func catchSuspend(_ on: Bool) {
         var current = sigaction()
         sigaction(SIGTSTP, nil, &current)
         if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { return }
@@ -54,6 +69,11 @@ public enum Signals {
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0
         sigaction(SIGTSTP, &action, nil)
+    }
+
+    /// Takes a change of the terminal's size not yet acted on: true when there was one.
+    public static func takeResize() -> Bool {
+        resizes.exchange(false, ordering: .sequentiallyConsistent)
     }
 
     /// Takes a Ctrl-Z not yet acted on: true when there was one.
@@ -117,9 +137,23 @@ public enum Signals {
 
 /// The handler: atomic operations only, and on a repeated signal the async-signal-safe
 /// unlink(2), signal(2) and raise(3).
+///
+/// A signal sent to the process goes to any thread that does not block it: a BLAS or worker
+/// thread when the prompt holds the signals back outside its wait. It is passed on to the
+/// main thread (pthread_kill), which takes it there, at once or in the prompt's wait, so that
+/// the wait ends.
 private func signalHandler(_ sig: Int32) {
-    if sig == SIGTSTP {
-        Signals.suspends.store(true, ordering: .sequentiallyConsistent)
+    let main = Signals.mainThread.load(ordering: .sequentiallyConsistent)
+    if main != 0 && UInt(pthread_self()) != main {
+        pthread_kill(pthread_t(main), sig)
+        return
+    }
+    if sig == SIGTSTP || sig == SIGWINCH {
+        if sig == SIGTSTP {
+            Signals.suspends.store(true, ordering: .sequentiallyConsistent)
+        } else {
+            Signals.resizes.store(true, ordering: .sequentiallyConsistent)
+        }
         return
     }
     if sig == SIGINT && Signals.interactive.load(ordering: .relaxed) {
