@@ -5,9 +5,11 @@ import Foundation
 /// appended to the file as it is made, so a session that ends by a signal (the terminal
 /// closed) or a crash has lost none of it.
 ///
-/// Lines are read with readline's callback interface in a poll(2) loop, as CPython does: a
-/// signal interrupts the poll (EINTR), and the loop, not the handler, clears the line (Ctrl-C)
-/// or gives up the prompt (SIGTERM, SIGHUP). readline installs no signal handlers of its own.
+/// Lines are read with readline's callback interface in a pselect(2) loop, as CPython does: a
+/// signal interrupts the wait (EINTR), and the loop, not the handler, clears the line (Ctrl-C),
+/// gives up the prompt (SIGTERM, SIGHUP), stops for Ctrl-Z or follows a resize. readline
+/// installs no signal handlers of its own, and reads its keys through `readKey`. Keys typed
+/// while a command ran are taken first (`typedAhead`).
 public final class ReadlineLineReader: LineReader {
     public let historyPath: String
     public static let historyLimit: Int32 = 1000

@@ -38,13 +38,16 @@ public enum Signals {
         interrupts.store(0, ordering: .sequentiallyConsistent)
         ending.store(0, ordering: .sequentiallyConsistent)
         AtomicFile.prepareForSignals()
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = signalHandler
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
-            sigaction(sig, &action, nil)
-        }
+        for sig in [SIGINT, SIGTERM, SIGHUP] { setHandler(sig, caught: true) }
+    }
+
+    /// mlpsh's handler for `sig` (no SA_RESTART), or the default action.
+    private static func setHandler(_ sig: Int32, caught: Bool) {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = caught ? signalHandler : SIG_DFL
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(sig, &action, nil)
     }
 
     /// Catches SIGTSTP (Ctrl-Z) and SIGWINCH while `on`: the prompt, whose terminal is in
@@ -53,22 +56,14 @@ public enum Signals {
     /// as by default. Where SIGTSTP is ignored (no job control), it stays ignored.
     public static func catchPromptSignals(_ on: Bool) {
         catchSuspend(on)
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = on ? signalHandler : SIG_DFL
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGWINCH, &action, nil)
+        setHandler(SIGWINCH, caught: on)
     }
 
     private static func catchSuspend(_ on: Bool) {
         var current = sigaction()
         sigaction(SIGTSTP, nil, &current)
         if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { return }
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = on ? signalHandler : SIG_DFL
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGTSTP, &action, nil)
+        setHandler(SIGTSTP, caught: on)
     }
 
     /// Takes a change of the terminal's size not yet acted on: true when there was one.
