@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 @testable import MLPShell
-import MLPEngine
+@testable import MLPEngine
 
 /// What a newcomer met: `#` inside a word, piped input, a mistyped variable on the command
 /// line, starting over and seeing the state, and a loaded model that could not be tested.
@@ -115,6 +115,31 @@ final class ProgressLineTests: XCTestCase {
         let sixty = progressLine(epoch: 1, batch: 469, of: 938, rate: 187_500, loss: 0.5, left: "3s", columns: 60)
         XCTAssertFalse(sixty.contains("samples/s"), sixty)
         XCTAssertTrue(sixty.contains("loss 0.5000") && sixty.contains("3s left"), sixty)
+    }
+
+    /// TERM=dumb (or no TERM): redrawn with a carriage return and spaces, never an escape code.
+    func testAPlainTerminalGetsNoEscapeCodes() {
+        func drawn(term: String?) -> String {
+            var err = ""
+            let console = Console(write: { _ in }, writeError: { err += $0 }, showsProgress: true)
+            let bar = ProgressReporter(console: console, samplesPerEpoch: 100, term: term)
+            bar.update(TrainingProgress(epoch: 0, batch: 1, of: 2, samples: 50, runningLoss: 1.5))
+            bar.update(TrainingProgress(epoch: 10, batch: 2, of: 2, samples: 100, runningLoss: 0.5))
+            bar.clear()
+            return err
+        }
+        XCTAssertTrue(drawn(term: "xterm-256color").contains("\u{1B}[2K"))
+        for term in ["dumb", nil, ""] {
+            let err = drawn(term: term)
+            XCTAssertFalse(err.contains("\u{1B}"), "\(String(describing: term)): \(err)")
+            let draws = err.split(separator: "\r", omittingEmptySubsequences: false).dropFirst().map(String.init)
+            // The second bar is drawn over the first, and the end blanks what is on the line.
+            XCTAssertEqual(draws.count, 4, err)
+            XCTAssertTrue(draws[0].hasPrefix("epoch 0 ") && draws[1].hasPrefix("epoch 10 "), err)
+            XCTAssertGreaterThanOrEqual(draws[1].count, draws[0].count, err)
+            XCTAssertEqual(draws[2], String(repeating: " ", count: draws[1].count), err)
+            XCTAssertEqual(draws[3], "", err)
+        }
     }
 }
 

@@ -3,19 +3,25 @@ import MLPEngine
 
 /// A progress bar on standard error while training: epoch, batch i/n, samples a second,
 /// running loss and time left, redrawn in place at most ten times a second. It draws only
-/// when the console says standard error is a terminal.
+/// when the console says standard error is a terminal. On a terminal without escape codes
+/// (TERM dumb or unset: an editor's shell buffer, a serial line) it redraws with a carriage
+/// return and spaces alone.
 final class ProgressReporter {
     private let console: Console
     private let samplesPerEpoch: Int
+    private let plain: Bool
+    /// The length of the bar last drawn, for a plain terminal to blank it.
+    private var drawnLength = 0
     private var started = Date()
     private var samplesAtStart = 0
     private var lastDraw = Date.distantPast
     private var drawn = false
     private var epoch = -1
 
-    init(console: Console, samplesPerEpoch: Int) {
+    init(console: Console, samplesPerEpoch: Int, term: String? = ProcessInfo.processInfo.environment["TERM"]) {
         self.console = console
         self.samplesPerEpoch = samplesPerEpoch
+        plain = term.map { $0.isEmpty || $0 == "dumb" } ?? true
     }
 
     func update(_ p: TrainingProgress) {
@@ -30,14 +36,20 @@ final class ProgressReporter {
         let left = rate > 0 ? formatSeconds(Double(samplesPerEpoch - p.samples) / rate) : nil
         let line = progressLine(epoch: p.epoch, batch: p.batch, of: p.of, rate: rate, loss: p.runningLoss, left: left,
                                 columns: terminalColumns())
-        console.writeError("\r\u{1B}[2K" + line)
+        if plain {
+            console.writeError("\r" + line + String(repeating: " ", count: max(drawnLength - line.count, 0)))
+        } else {
+            console.writeError("\r\u{1B}[2K" + line)
+        }
         drawn = true
+        drawnLength = line.count
     }
 
     /// Erases the bar so the next line prints clean.
     func clear() {
-        if drawn { console.writeError("\r\u{1B}[2K") }
+        if drawn { console.writeError(plain ? "\r" + String(repeating: " ", count: drawnLength) + "\r" : "\r\u{1B}[2K") }
         drawn = false
+        drawnLength = 0
     }
 }
 
