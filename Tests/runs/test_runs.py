@@ -1,8 +1,9 @@
 """The run history (a SQLite database) and TensorBoard event files, through real mlpsh
 processes: the epochs recorded are the epochs printed; two processes train at once; a
 process killed with SIGKILL leaves a sound database with its finished epochs, not marked
-finished; a store that cannot be used warns once and training completes; TensorBoard's own
-reader reads the scalars back; compare and plot work on three runs.
+finished; a store another process is creating is waited for; a store that cannot be used
+warns once and training completes; TensorBoard's own reader reads the scalars back; compare
+and plot work on three runs.
 
 Run by scripts/test after `swift build`; MLPSH_BIN names the binary.
 """
@@ -60,6 +61,24 @@ def test_two_processes_train_at_once(tmp_path):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0 and err == "", err
     assert rows(store, "SELECT status, (SELECT count(*) FROM epochs WHERE run = runs.id) FROM runs") == [("finished", 30)] * 2
+
+
+def test_a_store_being_created_elsewhere_is_waited_for(tmp_path):
+    # Another process holds the new store's write lock while mlpsh opens it. Switching to
+    # WAL then fails at once in SQLite, busy timeout or not (how two processes creating the
+    # store together collided): mlpsh must wait for the lock and go on.
+    store = tmp_path / "runs.sqlite"
+    other = sqlite3.connect(store, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    env = dict(os.environ, MLPSH_RUNS=str(store))
+    p = subprocess.Popen([BIN, "-c", "runs"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    assert p.poll() is None, p.communicate()
+    other.execute("ROLLBACK")
+    other.close()
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and err == "", err
+    assert rows(store, "PRAGMA journal_mode") == [("wal",)]
 
 
 def test_a_killed_run_keeps_its_epochs_and_is_not_finished(tmp_path):

@@ -59,14 +59,35 @@ final class RunStore {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         database = try SQLiteDatabase(path: path)
-        try database.run("PRAGMA busy_timeout = 10000")
-        try database.run("PRAGMA journal_mode = WAL")
+        try database.run("PRAGMA busy_timeout = \(Self.busyMilliseconds)")
+        // Switching to WAL takes an exclusive lock without waiting on the busy timeout (SQLite
+        // returns SQLITE_BUSY at once rather than risk a deadlock), so two processes creating
+        // the store together retry here. The mode is kept in the file: later opens pass at once.
+        try whileBusy { try database.run("PRAGMA journal_mode = WAL") }
         // In WAL mode, NORMAL syncs at checkpoints: a crash of mlpsh loses nothing committed.
         try database.run("PRAGMA synchronous = NORMAL")
         try database.run("PRAGMA foreign_keys = ON")
         // A run is written an epoch at a time and read rarely: 256 KB of page cache, not 2 MB.
         try database.run("PRAGMA cache_size = -256")
-        try migrate()
+        try whileBusy { try migrate() }
+    }
+
+    /// How long a connection waits for another's lock before giving up.
+    private static let busyMilliseconds = 10_000
+
+    /// Runs `body` again while another connection holds the lock it needs, for up to the
+    /// busy timeout.
+    private func whileBusy(_ body: () throws -> Void) throws {
+        let deadline = Date().addingTimeInterval(Double(Self.busyMilliseconds) / 1000)
+        var pause: useconds_t = 1_000
+        while true {
+            do {
+                return try body()
+            } catch let error as SQLiteError where error.isBusy && Date() < deadline {
+                usleep(pause)
+                pause = min(pause * 2, 50_000)
+            }
+        }
     }
 
     private func migrate() throws {

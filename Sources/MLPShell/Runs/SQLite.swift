@@ -70,11 +70,15 @@ final class SQLiteDatabase {
     var lastInsertedRow: Int64 { sqlite3_last_insert_rowid(db) }
 
     private func error(_ sql: String) -> SQLiteError {
-        SQLiteError(message: "\(path): \(String(cString: sqlite3_errmsg(db)))")
+        SQLiteError(message: "\(path): \(String(cString: sqlite3_errmsg(db)))", code: sqlite3_errcode(db))
     }
 }
 
 struct SQLiteError: Error, CustomStringConvertible {
     let message: String
+    /// SQLite's result code, SQLITE_ERROR when the error is mlpsh's own.
+    var code: Int32 = SQLITE_ERROR
     var description: String { message }
+    /// Another connection holds a lock this one needs.
+    var isBusy: Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
 }
