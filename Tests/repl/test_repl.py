@@ -98,12 +98,27 @@ def test_the_prompt_follows_a_resized_terminal(home):
     c = spawn(home, "--norc")
     c.setwinsize(40, 50)
     c.expect(PROMPT)  # the line is drawn again for the new size
+    assert_commands_listed_within(c, 50)
+
+
+def assert_commands_listed_within(c, columns):
+    """Tab Tab on an empty line lists the commands in lines of at most `columns`."""
     c.send("\t\t")
     c.expect(r"quit.*\r\n" + PROMPT)
     widths = [len(line) for line in c.before.split("\r\n")]
-    assert max(widths) <= 50, c.before
+    assert max(widths) <= columns, c.before
     c.sendeof()
     c.expect(pexpect.EOF)
+
+
+def test_a_resize_while_a_command_runs_reaches_the_next_prompt(home):
+    # Narrowed while training: the prompt after it must lay out Tab Tab for 50 columns.
+    c = training_session(home)
+    c.expect(r"\d+/7500")
+    c.setwinsize(40, 50)
+    c.expect("Done")
+    c.expect(PROMPT)
+    assert_commands_listed_within(c, 50)
 
 
 def test_a_plugins_names_complete_once_it_is_loaded(home):

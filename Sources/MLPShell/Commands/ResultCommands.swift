@@ -24,7 +24,7 @@ func resultCommands() -> [Command] {
                         }
                         s.runs.wrote(path)
                     } else {
-                        s.console.write(TerminalChart.render(chart, columns: TerminalChart.terminalColumns))
+                        s.console.write(TerminalChart.render(chart, columns: TerminalSize.columns(of: STDOUT_FILENO)))
                     }
                 }),
         Command(name: "history", group: "Results", usage: "history [out=FILE.csv]",

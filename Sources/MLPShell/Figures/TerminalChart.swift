@@ -42,12 +42,4 @@ enum TerminalChart {
             + chart.series.enumerated().map { "\($0.offset % 2 == 0 ? "──" : "- -") \($0.element.name)" }.joined(separator: "   ") + "\n"
         return out
     }
-
-    /// The terminal's width, from the COLUMNS variable or the tty, else 80.
-    static var terminalColumns: Int {
-        var size = winsize()
-        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
-        if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
-        return 80
-    }
 }

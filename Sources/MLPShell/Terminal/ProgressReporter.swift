@@ -35,7 +35,7 @@ final class ProgressReporter {
         let rate = elapsed > 0.05 ? Double(p.samples - samplesAtStart) / elapsed : 0
         let left = rate > 0 ? formatSeconds(Double(samplesPerEpoch - p.samples) / rate) : nil
         let line = progressLine(epoch: p.epoch, batch: p.batch, of: p.of, rate: rate, loss: p.runningLoss, left: left,
-                                columns: terminalColumns())
+                                columns: TerminalSize.columns(of: STDERR_FILENO))
         if plain {
             console.writeError("\r" + line + String(repeating: " ", count: max(drawnLength - line.count, 0)))
         } else {
@@ -82,12 +82,4 @@ func progressLine(epoch: Int, batch: Int, of: Int, rate: Double, loss: Double, l
         + [line(barWidth: 8, speed: nil, left: nil), line(barWidth: 0, speed: nil, left: nil)]
     if let fits = tries.first(where: { $0.count <= limit }) { return fits }
     return String(tries.last!.prefix(limit))
-}
-
-/// The width of the terminal on standard error ($COLUMNS, else 80, when it does not say).
-func terminalColumns() -> Int {
-    var size = winsize()
-    if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
-    if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
-    return 80
 }

@@ -7,7 +7,8 @@ import Foundation
 ///
 /// Lines are read with readline's callback interface in a pselect(2) loop, as CPython does: a
 /// signal interrupts the wait (EINTR), and the loop, not the handler, clears the line (Ctrl-C),
-/// gives up the prompt (SIGTERM, SIGHUP), stops for Ctrl-Z or follows a resize. readline
+/// gives up the prompt (SIGTERM, SIGHUP), stops for Ctrl-Z or follows a resize (also one made
+/// while a command ran, seen at the next prompt as a size readline does not know). readline
 /// installs no signal handlers of its own, and reads its keys through `readKey`. Keys typed
 /// while a command ran are taken first (`typedAhead`).
 public final class ReadlineLineReader: LineReader {
@@ -47,6 +48,8 @@ public final class ReadlineLineReader: LineReader {
     public func readLine(prompt: String) -> LineRead {
         let input = rl_instream.map { fileno($0) } ?? STDIN_FILENO
         if let early = typedAhead(input, prompt: prompt) { return early }
+        // readline reads the size when it starts (in the install below), the first time only.
+        if Self.knownSize == nil { Self.knownSize = TerminalSize(of: input) }
         Self.received = nil
         Self.done = false
         rl_callback_handler_install(prompt) { raw in
@@ -64,6 +67,9 @@ public final class ReadlineLineReader: LineReader {
             pthread_sigmask(SIG_SETMASK, &Self.openMask, nil)
             Signals.catchPromptSignals(false)
         }
+        // SIGWINCH is caught only at the prompt: a resize while a command ran (or before the
+        // handler was in place) shows as a size readline does not know yet.
+        if TerminalSize(of: input) != Self.knownSize { Self.resize() }
         if let text = Self.unfinished {
             Self.unfinished = nil
             rl_insert_text(text)
@@ -113,12 +119,21 @@ public final class ReadlineLineReader: LineReader {
     /// terminal is put back in its own mode, mlpsh stops, and once continued (`fg`) readline's
     /// mode comes back and the prompt and the line being edited are drawn again.
     private static func followSignals() {
-        if Signals.takeResize() { rl_resize_terminal() }
+        if Signals.takeResize() { resize() }
         guard Signals.takeSuspend() else { return }
         rl_cleanup_after_signal()
         Signals.suspend()
         rl_reset_after_signal()
         rl_forced_update_display()
+    }
+
+    /// The terminal's size as readline last learnt it.
+    nonisolated(unsafe) private static var knownSize: TerminalSize?
+
+    /// Tells readline the terminal's size; it redraws the prompt and the line for it.
+    private static func resize() {
+        knownSize = TerminalSize(of: rl_instream.map { fileno($0) } ?? STDIN_FILENO)
+        rl_resize_terminal()
     }
 
     /// readline's way of reading a key (rl_getc_function). readline reads more keys than the
