@@ -116,7 +116,7 @@ def test_a_resize_while_a_command_runs_reaches_the_next_prompt(home):
     c = training_session(home)
     c.expect(r"\d+/7500")
     c.setwinsize(40, 50)
-    c.expect("Done")
+    c.expect("Done", timeout=TRAINING)
     c.expect(PROMPT)
     assert_commands_listed_within(c, 50)
 
@@ -223,6 +223,10 @@ def test_ctrl_c_in_the_middle_of_typed_text_clears_the_line(home):
     c.expect(pexpect.EOF)
 
 
+# How long such a `train` may take: seconds on an idle machine, a minute or more on a loaded one.
+TRAINING = 300
+
+
 def training_session(home, train="train epochs=1 batch=8", samples=60000):
     """A prompt with `train` just sent (60,000 samples of batch 8: seconds in a debug build)."""
     c = spawn(home, "--norc")
@@ -237,7 +241,7 @@ def training_session(home, train="train epochs=1 batch=8", samples=60000):
 def test_progress_bar_on_a_terminal(home):
     c = training_session(home, "train epochs=2 batch=8")
     c.expect(r"epoch 0 .* \d+/7500 .*samples/s .*loss \d+\.\d+ .*left")
-    c.expect("Done")
+    c.expect("Done", timeout=TRAINING)
     c.sendeof()
     c.expect(pexpect.EOF)
 
@@ -248,7 +252,7 @@ def test_ctrl_d_typed_during_training_ends_the_session(home):
     c = training_session(home)
     c.expect(r"\d+/7500")
     c.sendeof()
-    c.expect("Done")
+    c.expect("Done", timeout=TRAINING)
     c.expect(pexpect.EOF)
     c.close()
     assert c.exitstatus == 0
@@ -260,7 +264,7 @@ def test_lines_typed_during_training_run_after_it(home):
     c.sendline("echo typed ahead")
     c.send("hel")
     c.sendeof()          # cuts "hel" short: it becomes the start of the next line
-    c.expect("Done")
+    c.expect("Done", timeout=TRAINING)
     c.expect(r"mlp> echo typed ahead\r\n")
     c.expect(r"typed ahead\r\n")
     c.expect(r"mlp> hel")
@@ -390,7 +394,7 @@ def test_progress_bar_fits_a_narrow_terminal(home):
         c.sendline(line)
     c.expect(PROMPT)
     c.sendline("train epochs=1 batch=8")
-    c.expect("Done")
+    c.expect("Done", timeout=TRAINING)
     drawn = [part.split("\r")[0] for part in c.before.split("\r\x1b[2K")[1:]]
     bars = [d for d in drawn if d.startswith("epoch 0 ")]
     assert bars, c.before[-500:]
