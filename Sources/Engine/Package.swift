@@ -19,9 +19,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CPrefetch", path: "CPrefetch"),
+        // The worker pool's view of Linux: the affinity mask, a spin-wait hint, yielding.
+        .systemLibrary(name: "CThreads", path: "CThreads"),
         // libjpeg-turbo (libjpeg-dev), wrapped in C so that its longjmp errors come back as values.
         .target(name: "CJPEG", path: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch", "CJPEG"], path: "MLPEngine"),
+        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch", "CThreads", "CJPEG"], path: "MLPEngine"),
     ],
     swiftLanguageModes: [.v5]
 )

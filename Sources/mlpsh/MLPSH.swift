@@ -30,7 +30,9 @@ struct MLPSH: ParsableCommand {
               MLPSH_DATA         folder holding data sets: $MLPSH_DATA/mnist, $MLPSH_DATA/fashion_mnist
               MLPSH_HISTORY      the history file (default ~/.mlpsh_history)
               MLPSH_PLUGIN_PATH  colon-separated folders searched for plugin libraries
-              OPENBLAS_NUM_THREADS  the kernels' threads, unless 'threads N' says otherwise
+              MLPSH_THREADS      the kernels' threads, unless 'threads N' says otherwise; else
+                                 OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this
+                                 process may use (affinity mask, cgroup CPU quota)
 
             FILES
               ~/.mlpshrc         commands run when the prompt starts (skip with --norc)
@@ -75,6 +77,9 @@ struct MLPSH: ParsableCommand {
         let status: Int32
         let interactive = commands == nil && file == nil && isatty(STDIN_FILENO) == 1
         if !interactive { Signals.install(interactive: false) }
+        for setting in ThreadCount.resolved.ignored {
+            StandardStreams.write("mlpsh: warning: \(setting) is not a number of threads; using \(BLAS.threadCount)\n", to: STDERR_FILENO)
+        }
         if ParallelJob.isLaunched {
             // mpirun started this process: every rank runs the same script.
             guard commands != nil || (file != nil && file != "-") else {

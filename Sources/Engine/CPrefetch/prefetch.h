@@ -6,12 +6,3 @@ static inline void mlpsh_prefetch(const void *p, size_t bytes) {
     const char *c = (const char *)p;
     for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 0);
 }
-
-// A spin-wait hint: lets the core's other work (or its sibling thread) run while a worker polls.
-static inline void mlpsh_spin_pause(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}

@@ -40,9 +40,15 @@ func sessionCommands() -> [Command] {
                     s.random.reseed(v)
                 }),
         Command(name: "threads", group: "Session", usage: "threads [N]", summary: "sets (or shows) the threads the kernels use",
-                details: "Large matrix products are split into N pieces, one a core (at most the cores there are).\nThe last bits of results depend on N, as they do in PyTorch.",
+                details: """
+                    Large matrix products are split into N pieces, one a core (at most the cores there are).
+                    The default is the CPUs mlpsh may use: MLPSH_THREADS, OPENBLAS_NUM_THREADS or OMP_NUM_THREADS
+                    when set, else the affinity mask (taskset) and the cgroup's CPU quota, else the cores.
+                    Without N, shows the number and where it came from: 2 (cores).
+                    The last bits of results depend on N, as they do in PyTorch.
+                    """,
                 example: "threads 2", run: { inv, _, s in
-                    if inv.positional.isEmpty { s.console.print("\(BLAS.threads)"); return }
+                    if inv.positional.isEmpty { s.console.print(BLAS.threadCount.description); return }
                     try expectArguments(inv, 1...1, usage: "threads N")
                     let n = try parseInt(inv.positional[0], name: "N", owner: "threads", min: 1, max: 256)
                     BLAS.threads = n
@@ -62,7 +68,7 @@ func sessionCommands() -> [Command] {
                     if let name = inv.positional.first, name != "cpu" {
                         throw EngineError("this build has no '\(name)' backend (available: cpu)")
                     }
-                    s.console.print("cpu: \(BLAS.configuration), \(BLAS.coreName) kernels, \(BLAS.threads) threads of \(BLAS.cores) cores")
+                    s.console.print("cpu: \(BLAS.configuration), \(BLAS.coreName) kernels, \(BLAS.threads) threads (\(BLAS.threadCount.source)) of \(BLAS.cores) cores")
                     if let c = Distributed.communicator { s.console.print(c.summary) }
                 }),
         Command(name: "include", group: "Session", usage: "include FILE",

@@ -34,7 +34,7 @@ func stateReport(_ s: Session) -> String {
     rows.append(("optimizer", s.optimizer?.definition ?? "(none)"))
     rows.append(("schedule", s.schedule.definition))
     rows.append(("seed", String(s.random.seed)))
-    rows.append(("threads", String(BLAS.threads)))
+    rows.append(("threads", BLAS.threadCount.description))
     rows.append(("epochs done", String(s.history.count)))
     let width = rows.map(\.0.count).max()! + 2
     var out = ""

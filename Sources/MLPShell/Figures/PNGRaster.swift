@@ -1,4 +1,4 @@
-@_implementationOnly import CRSVG
+internal import CRSVG
 import Foundation
 import MLPEngine
 

@@ -17,8 +17,8 @@ public enum ParallelJob {
     }
 
     /// Loads the MPI plugin, which joins the job, and sets this rank up: ranks other than 0
-    /// print nothing and write no files; each rank takes cores ÷ ranks on its machine as its
-    /// threads unless OPENBLAS_NUM_THREADS says otherwise (`threads N` still can).
+    /// print nothing and write no files; each rank takes its share of the CPUs on its machine
+    /// as its threads unless its affinity or the environment says otherwise (`threads N` still can).
     public static func join(_ session: Session) throws {
         let path: String
         do {
@@ -28,10 +28,11 @@ public enum ParallelJob {
         }
         _ = try session.plugins.load(path: path)
         guard let c = Distributed.communicator else { throw EngineError("the MPI plugin did not join the job") }
-        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
-            // Bound to some cores by mpirun, a rank uses those; otherwise its share.
-            let usable = BLAS.cores, online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-            BLAS.threads = usable < online ? usable : max(1, online / c.localSize)
+        // Bound to some cores by mpirun, a rank uses those (its affinity); a number from the
+        // environment stands; otherwise each rank takes its share of the CPUs.
+        let chosen = BLAS.threadCount
+        if chosen.source == "cores" || chosen.source == "cgroup quota" {
+            BLAS.setThreads(max(1, chosen.value / c.localSize), source: "\(chosen.source) / \(c.localSize) ranks")
         }
         guard c.size > 1, c.rank != 0 else { return }
         session.console.write = { _ in }

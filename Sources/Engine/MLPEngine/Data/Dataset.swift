@@ -1,4 +1,4 @@
-@_implementationOnly import CPrefetch
+internal import CPrefetch
 import CZlib
 
 /// A set of labelled samples that a batch loader draws from.

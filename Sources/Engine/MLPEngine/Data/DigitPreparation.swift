@@ -1,4 +1,4 @@
-@_implementationOnly import CJPEG
+internal import CJPEG
 import CPNG
 import Foundation
 

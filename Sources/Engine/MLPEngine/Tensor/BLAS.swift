@@ -70,7 +70,16 @@ public enum BLAS {
     /// one thread: the splitting is done here.
     public static var threads: Int {
         get { configureOnce; return Parallel.shared.ways }
-        set { configureOnce; Parallel.shared.setWays(newValue) }
+        set { setThreads(newValue, source: "threads") }
+    }
+
+    /// The threads in use and who chose them: `2 (affinity)` (see ThreadCount).
+    public static var threadCount: ThreadCount { ThreadCount(value: threads, source: Parallel.shared.source) }
+
+    /// Sets the threads (at most Parallel.maximumWays), saying who chose them.
+    public static func setThreads(_ n: Int, source: String) {
+        _ = configureOnce
+        Parallel.shared.setWays(n, source: source)
     }
 
     /// OpenBLAS runs every call on the calling thread.

@@ -1,38 +1,63 @@
 import Foundation
 import Synchronization
-@_implementationOnly import CPrefetch
+internal import CThreads
 
 /// Runs a few pieces of work at once: piece 0 on the calling thread, the others on worker
-/// threads that stay awake between the many small products of a training step (each is tens
-/// of microseconds) and go to sleep after a few milliseconds without work.
+/// threads that stay awake for a short while between the many small products of a training
+/// step (each is tens of microseconds), then sleep.
 ///
 /// OpenBLAS's own threads wake and sleep around every call, which costs more than a product
 /// of 64x120x784 gains from them; splitting such a product in two here nearly halves it.
+///
+/// On a machine shared with other programs a partner thread may not be running at all, so no
+/// thread ever spins long on one: a piece a worker has not started by the time the caller has
+/// finished its own is taken back and run by the caller, and every wait spins for at most
+/// `spinNanoseconds`, then yields, then sleeps on a semaphore (as OpenMP runtimes bound their
+/// spinning and then block).
 public final class Parallel: @unchecked Sendable {
-    public static let shared = Parallel()
+    public static let shared = Parallel(ways: ThreadCount.resolved.value, source: ThreadCount.resolved.source)
 
-    private let workers: [Worker]
-    /// How many pieces `run` may use: 1 (no workers) up to the workers + 1.
-    public private(set) var ways: Int
+    /// The most pieces `run` can use: the machine's cores, at most 8 (the products of a
+    /// training step are too small to share among more).
+    public let maximumWays: Int
+    /// Created as `ways` first asks for them, so a process held to one CPU starts none.
+    private var workers: [Worker] = []
+    /// How many pieces `run` may use: 1 (no workers) up to `maximumWays`.
+    public private(set) var ways = 1
+    /// Who chose `ways` (see ThreadCount.source).
+    public private(set) var source = "cores"
 
-    /// At most 8 ways: the products of a training step are too small to share among more cores.
-    init(maximumWays: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        let n = max(1, min(maximumWays, 8))
-        workers = (1..<n).map { Worker(index: $0) }
-        ways = n
+    /// How long a waiting thread polls before it yields and then sleeps. A training step's
+    /// pieces follow each other within a few microseconds on an idle machine; a partner that
+    /// has not answered in this time is most likely not running.
+    static let spinNanoseconds: UInt64 = 50_000
+    /// How long it then yields its core before it sleeps.
+    static let yieldNanoseconds: UInt64 = 100_000
+
+    /// Whether workers get a thread; without one (for tests) every piece is taken back.
+    private let startsThreads: Bool
+
+    init(ways: Int, source: String, maximumWays: Int = ThreadCount.onlineCPUs, startsThreads: Bool = true) {
+        self.maximumWays = max(1, min(maximumWays, 8))
+        self.startsThreads = startsThreads
+        setWays(ways, source: source)
     }
 
-    /// The number of pieces work is split into: at most the cores mlpsh saw at start.
-    public func setWays(_ n: Int) { ways = max(1, min(n, workers.count + 1)) }
+    /// The number of pieces work is split into (at most `maximumWays`), and who chose it.
+    public func setWays(_ n: Int, source: String) {
+        ways = max(1, min(n, maximumWays))
+        self.source = source
+        while workers.count < ways - 1 { workers.append(Worker(index: workers.count + 1, startsThread: startsThreads)) }
+    }
 
-    /// Calls body(0) ... body(count - 1), each on its own thread, and returns when all are done.
-    /// `count` must not exceed `ways`.
+    /// Calls body(0) ... body(count - 1) at once, each on its own thread when one is free, and
+    /// returns when all are done. `count` must not exceed `ways`.
     public func run(_ count: Int, _ body: @escaping (Int) -> Void) {
         precondition(count <= ways, "Parallel.run(\(count)) with \(ways) ways")
         if count <= 1 { body(0); return }
         for i in 1..<count { workers[i - 1].post { body(i) } }
         body(0)
-        for i in 1..<count { workers[i - 1].wait() }
+        for i in 1..<count { workers[i - 1].finish() }
     }
 
     /// Calls body(start, count) on `ways` contiguous slices of 0..<n at once, the slices in the
@@ -46,19 +71,48 @@ public final class Parallel: @unchecked Sendable {
         }
     }
 
-    /// One thread and its mailbox. The caller posts by bumping `request`; the worker runs the
-    /// job and stores the same number in `completed`. A worker that has spun for `spinLimit`
-    /// rounds without a job sleeps on its semaphore; a poster that sees it asleep signals it.
-    final class Worker: @unchecked Sendable {
-        private let request = Atomic<Int>(0)
-        private let completed = Atomic<Int>(0)
-        private let sleeping = Atomic<Bool>(false)
-        private let wake = DispatchSemaphore(value: 0)
-        private var job: (() -> Void)?
-        /// About 2 ms of spinning on this kind of machine.
-        private let spinLimit = 200_000
+    /// Waits until `done()` holds: polls for `spinNanoseconds`, yields the core for
+    /// `yieldNanoseconds`, then sleeps on `sleeper` (whose owner signals it when `sleeping` is
+    /// set and the condition may have changed).
+    @inline(__always)
+    static func await(_ done: () -> Bool, sleeping: borrowing Atomic<Bool>, sleeper: DispatchSemaphore) {
+        if done() { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        while true {
+            for _ in 0..<32 {
+                if done() { return }
+                mlpsh_spin_pause()
+            }
+            let waited = DispatchTime.now().uptimeNanoseconds &- start
+            if waited < spinNanoseconds { continue }
+            if waited < spinNanoseconds + yieldNanoseconds { mlpsh_yield(); continue }
+            break
+        }
+        while true {
+            sleeping.store(true, ordering: .sequentiallyConsistent)
+            if done() { break }
+            sleeper.wait()
+            if done() { break }
+        }
+        sleeping.store(false, ordering: .sequentiallyConsistent)
+    }
 
-        init(index: Int) {
+    /// One thread and its mailbox, with three counters that only grow: `posted` (jobs given),
+    /// `claimed` (jobs someone has started: the worker, or the poster taking one back) and
+    /// `completed`. A job is claimed by whoever moves `claimed` from n - 1 to n first.
+    final class Worker: @unchecked Sendable {
+        private let posted = Atomic<Int>(0)
+        private let claimed = Atomic<Int>(0)
+        private let completed = Atomic<Int>(0)
+        /// Set while the worker sleeps for a job, and while the poster sleeps for completion.
+        private let workerSleeping = Atomic<Bool>(false)
+        private let posterSleeping = Atomic<Bool>(false)
+        private let workerWake = DispatchSemaphore(value: 0)
+        private let posterWake = DispatchSemaphore(value: 0)
+        private var job: (() -> Void)?
+
+        init(index: Int, startsThread: Bool) {
+            guard startsThread else { return }
             let thread = Thread { [unowned self] in self.loop() }
             thread.name = "mlpsh-worker-\(index)"
             thread.stackSize = 1 << 20
@@ -67,32 +121,32 @@ public final class Parallel: @unchecked Sendable {
 
         func post(_ work: @escaping () -> Void) {
             job = work
-            request.add(1, ordering: .sequentiallyConsistent)
-            if sleeping.load(ordering: .sequentiallyConsistent) { wake.signal() }
+            posted.add(1, ordering: .sequentiallyConsistent)
+            if workerSleeping.load(ordering: .sequentiallyConsistent) { workerWake.signal() }
         }
 
-        func wait() {
-            let target = request.load(ordering: .relaxed)
-            while completed.load(ordering: .acquiring) != target { mlpsh_spin_pause() }
+        /// Returns when the last job posted is done: run here if the worker has not started it.
+        func finish() {
+            let n = posted.load(ordering: .relaxed)
+            if claimed.compareExchange(expected: n - 1, desired: n, ordering: .acquiringAndReleasing).exchanged {
+                job!()
+                completed.store(n, ordering: .releasing)
+                return
+            }
+            Parallel.await({ completed.load(ordering: .sequentiallyConsistent) == n }, sleeping: posterSleeping, sleeper: posterWake)
         }
 
         private func loop() {
-            var seen = 0, spins = 0
             while true {
-                let r = request.load(ordering: .acquiring)
-                if r != seen {
-                    seen = r
-                    job!()
-                    completed.store(r, ordering: .releasing)
-                    spins = 0
-                    continue
+                let c = claimed.load(ordering: .acquiring)
+                Parallel.await({ posted.load(ordering: .sequentiallyConsistent) != c }, sleeping: workerSleeping, sleeper: workerWake)
+                // The poster waits for each job before it posts the next, so posted is c + 1.
+                guard claimed.compareExchange(expected: c, desired: c + 1, ordering: .acquiringAndReleasing).exchanged else {
+                    continue  // taken back by the poster
                 }
-                spins += 1
-                if spins < spinLimit { mlpsh_spin_pause(); continue }
-                sleeping.store(true, ordering: .sequentiallyConsistent)
-                if request.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
-                sleeping.store(false, ordering: .sequentiallyConsistent)
-                spins = 0
+                job!()
+                completed.store(c + 1, ordering: .sequentiallyConsistent)
+                if posterSleeping.load(ordering: .sequentiallyConsistent) { posterWake.signal() }
             }
         }
     }
