@@ -23,7 +23,11 @@ let package = Package(
         .systemLibrary(name: "CThreads", path: "CThreads"),
         // libjpeg-turbo (libjpeg-dev), wrapped in C so that its longjmp errors come back as values.
         .target(name: "CJPEG", path: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch", "CThreads", "CJPEG"], path: "MLPEngine"),
+        // Direct convolution kernels with 8-float vectors, built for AVX2+FMA and for the
+        // baseline x86-64, chosen at load time; optimised in debug builds too.
+        .target(name: "CKernels", path: "CKernels", cSettings: [.unsafeFlags(["-O2", "-Wno-psabi"])]),
+        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch", "CThreads", "CJPEG", "CKernels"],
+                path: "MLPEngine"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -31,11 +31,18 @@ public final class Conv2d: Layer {
 
     final class Workspace {
         var cols = Scratch(), product = Scratch(), gradColumns = Scratch(), dW = Scratch(), db = Scratch()
+        /// The direct path's bordered input, and the output gradient's rows.
+        var padded = Scratch(), gradientPadded = Scratch()
         /// The images (first, count) whose columns `cols` holds from the last forward pass.
         var lowered: (pass: Int, first: Int, count: Int)?
     }
     /// Counts forward passes, so backward knows whether the columns are of its input.
     private var pass = 0
+    /// Computed directly (DirectConvolution); through columns only when its offsets would
+    /// not fit 32 bits.
+    private let direct: DirectConvolution?
+    /// The weights as the direct forward kernel reads them.
+    private let forwardWeights = Scratch()
 
     public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, height: Int, width: Int, random: RandomGenerator) {
@@ -43,6 +50,7 @@ public final class Conv2d: Layer {
         self.outChannels = outChannels
         weight = Parameter(name: "weight", shape: [outChannels, inChannels, kernel, kernel])
         self.bias = bias ? Parameter(name: "bias", shape: [outChannels]) : nil
+        direct = DirectConvolution(geometry, outChannels: outChannels)
         Initializer.pytorchDefault(weight: weight, bias: self.bias, random: random)
     }
 
@@ -58,9 +66,9 @@ public final class Conv2d: Layer {
 
     /// Runs body(workspace, first image, count) on each core's share of `batch` images, in
     /// groups that keep the columns within the budget.
-    private func eachShare(_ batch: Int, _ body: @escaping (Workspace, Int, Int) -> Void) {
+    private func eachShare(_ batch: Int, group: Int? = nil, _ body: @escaping (Workspace, Int, Int) -> Void) {
         let g = geometry
-        let group = max(1, Self.columnBudget / max(1, g.patch * g.positions))
+        let group = group ?? max(1, Self.columnBudget / max(1, g.patch * g.positions))
         let pieces = max(1, min(Parallel.shared.ways, batch))
         while workspaces.count < pieces { workspaces.append(Workspace()) }
         let spaces = workspaces
@@ -80,6 +88,14 @@ public final class Conv2d: Layer {
         let batch = x.rows, g = geometry, o = outChannels, l = g.positions
         output.reshape([batch, o, g.outputHeight, g.outputWidth])
         let out = output.data, w = weight.value.data, b = bias?.value.data, src = x.data
+        if let direct {
+            let weights = direct.forwardWeights(w, forwardWeights), bias = b.map { UnsafePointer($0) }
+            eachShare(batch, group: 1) { ws, first, _ in
+                direct.forward(src + first * g.inputSize, weights: weights, bias: bias, into: out + first * o * l,
+                               padded: ws.padded, tile: ws.product)
+            }
+            return output
+        }
         pass &+= 1
         let current = pass
         for ws in workspaces { ws.lowered = nil }
@@ -112,6 +128,23 @@ public final class Conv2d: Layer {
         let w = weight.value.data, dx = gradInput.data, src = x.data, dyAll = gy.data
         let patch = g.patch, current = pass
         for ws in workspaces { ws.dW.count = 0 }
+        if let direct {
+            let weights = UnsafePointer(w)
+            eachShare(batch, group: 1) { ws, first, _ in
+                let fresh = ws.dW.count == 0
+                let partial = ws.dW.reserve(direct.partialCount), db = ws.db.reserve(o)
+                ws.dW.count = direct.partialCount
+                if fresh { db.update(repeating: 0, count: o) }
+                let dy = dyAll + first * o * l
+                direct.accumulateWeightGradient(src + first * g.inputSize, dy, into: partial, biasSums: hasBias ? db : nil,
+                                                first: fresh, padded: ws.padded, work: ws.cols)
+                if wantInput {
+                    direct.addInputGradient(dy, weights: weights, into: dx + first * g.inputSize, rows: ws.gradientPadded, tile: ws.product)
+                }
+            }
+            sumPartials(transposedBy: direct.positionLanes ? nil : direct.outLanes)
+            return gradInput
+        }
         eachShare(batch) { ws, first, n in
             let cols = ws.cols.reserve(n * patch * l), dy = ws.product.reserve(n * o * l)
             // This core's partial dW and db start at zero with its first group.
@@ -143,19 +176,37 @@ public final class Conv2d: Layer {
                                   b: dy, ldb: n * l, beta: 0, c: dc, ldc: n * l)
             for i in 0..<n { g.col2im(dc, column: i * l, rowStride: n * l, into: dx + (first + i) * g.inputSize) }
         }
-        // The cores' partial sums into the parameters' gradients (overwriting a cleared one).
+        sumPartials(transposedBy: nil)
+        return gradInput
+    }
+
+    /// The cores' partial dW and db into the parameters' gradients (overwriting a cleared one);
+    /// the direct path's partial dW is transposed, [tap][lanes].
+    private func sumPartials(transposedBy lanes: Int?) {
+        let o = outChannels, patch = geometry.patch
         let target = weight.gradientForWriting()
         var beta = target.beta
+        let dst = target.tensor.data
         for ws in workspaces where ws.dW.count > 0 {
-            let dst = target.tensor.data, part = ws.dW.base!
-            if beta == 0 { dst.update(from: part, count: o * patch) } else { for i in 0..<(o * patch) { dst[i] += part[i] } }
+            let part = ws.dW.base!
+            if let lanes {
+                for oc in 0..<o {
+                    for t in 0..<patch {
+                        let v = part[t * lanes + oc]
+                        if beta == 0 { dst[oc * patch + t] = v } else { dst[oc * patch + t] += v }
+                    }
+                }
+            } else if beta == 0 {
+                dst.update(from: part, count: o * patch)
+            } else {
+                for i in 0..<(o * patch) { dst[i] += part[i] }
+            }
             beta = 1
             if let bias {
                 let db = bias.grad.data, partB = ws.db.base!
                 for ch in 0..<o { db[ch] += partB[ch] }
             }
         }
-        return gradInput
     }
 
     static func make(_ a: LayerArguments) throws -> Layer {

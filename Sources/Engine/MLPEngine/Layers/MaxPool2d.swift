@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// nn.MaxPool2d(K, stride=K, padding=0): the largest value of each K×K window (padding never
 /// wins), the first on ties as PyTorch. Forward keeps each output's argmax; backward routes
 /// the gradient to it.
@@ -35,33 +37,16 @@ public final class MaxPool2d: Layer {
         argmax.withUnsafeMutableBufferPointer { am in
             let am = am.baseAddress!
             Parallel.shared.forEachSlice(of: batch * g.channels, minimum: 8) { start, count in
+                if g.kernel == 2 && g.stride == 2 && g.padding == 0 {
+                    // The common 2x2 window, in the same order as the general loop below.
+                    mlpsh_maxpool2x2(src + start * g.height * g.width, Int32(start), Int32(count), Int32(g.channels), Int32(g.height), Int32(g.width),
+                                     dst + start * oh * ow, am + start * oh * ow)
+                    return
+                }
                 for plane in start..<(start + count) {
                     let image = plane / g.channels, c = plane % g.channels
                     let inPlane = src + plane * g.height * g.width
                     let base = Int32((c * g.height) * g.width)
-                    if g.kernel == 2 && g.stride == 2 && g.padding == 0 {
-                        // The common 2x2 window, read in the same order as the general loop.
-                        let width = g.width
-                        for y in 0..<oh {
-                            let top = 2 &* y &* width, r0 = inPlane + top, r1 = r0 + width
-                            let rowStart: Int = image &* perImage &+ (c &* oh &+ y) &* ow
-                            let out = dst + rowStart, arg = am + rowStart
-                            for xo in 0..<ow {
-                                let j = 2 &* xo
-                                var best = r0[j], at = top &+ j
-                                // v > best, or v is NaN (v != v): PyTorch's rule.
-                                var v = r0[j &+ 1]
-                                if v > best || v != v { best = v; at = top &+ j &+ 1 }
-                                v = r1[j]
-                                if v > best || v != v { best = v; at = top &+ width &+ j }
-                                v = r1[j &+ 1]
-                                if v > best || v != v { best = v; at = top &+ width &+ j &+ 1 }
-                                out[xo] = best
-                                arg[xo] = base &+ Int32(truncatingIfNeeded: at)
-                            }
-                        }
-                        continue
-                    }
                     for y in 0..<oh {
                         for xo in 0..<ow {
                             var best = -Float.infinity, at = -1

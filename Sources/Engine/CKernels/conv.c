@@ -1,0 +1,353 @@
+// Direct convolution kernels: see include/ckernels.h.
+#include "ckernels.h"
+#include <string.h>
+
+typedef float v8 __attribute__((vector_size(32)));
+// Inlined everywhere, so each clone of a kernel compiles them for its own CPU.
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
+INLINE void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
+INLINE v8 splat(float x) { return (v8){x, x, x, x, x, x, x, x}; }
+
+#if defined(__x86_64__) && defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+// The sum of n floats, 8 lanes at a time.
+INLINE float sum_floats(const float *p, int64_t n) {
+    v8 acc = splat(0);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc += load8(p + i);
+    float t = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) t += p[i];
+    return t;
+}
+
+// Rows r0..r0+7 against one 8-wide column block: 8 accumulators (enough to cover the FMA
+// latency, and the 8 row pointers still fit the general registers).
+#define ROWS1 8
+INLINE void block1(const float *x, const int32_t *base, const int32_t *colOff, int32_t S,
+                          const float *v, const int32_t *vOff, float *out, int64_t ldo, int32_t rows, int32_t accumulate) {
+    const float *p[ROWS1];
+    for (int i = 0; i < ROWS1; i++) p[i] = x + base[i < rows ? i : 0];
+    v8 a[ROWS1];
+    for (int i = 0; i < ROWS1; i++) a[i] = splat(0);
+    for (int32_t s = 0; s < S; s++) {
+        const int32_t o = colOff[s];
+        const v8 w = load8(v + vOff[s]);
+        for (int i = 0; i < ROWS1; i++) a[i] += splat(p[i][o]) * w;
+    }
+    for (int i = 0; i < rows; i++) {
+        float *d = out + i * ldo;
+        store8(d, accumulate ? load8(d) + a[i] : a[i]);
+    }
+}
+
+// Rows r0..r0+5 against two 8-wide column blocks: 12 accumulators.
+#define ROWS2 6
+INLINE void block2(const float *x, const int32_t *base, const int32_t *colOff, int32_t S,
+                          const float *v, const int32_t *vOff, float *out, int64_t ldo, int32_t rows, int32_t accumulate) {
+    const float *p[ROWS2];
+    for (int i = 0; i < ROWS2; i++) p[i] = x + base[i < rows ? i : 0];
+    v8 a[ROWS2], b[ROWS2];
+    for (int i = 0; i < ROWS2; i++) { a[i] = splat(0); b[i] = splat(0); }
+    for (int32_t s = 0; s < S; s++) {
+        const int32_t o = colOff[s];
+        const float *vs = v + vOff[s];
+        const v8 w0 = load8(vs), w1 = load8(vs + 8);
+        for (int i = 0; i < ROWS2; i++) {
+            const v8 xi = splat(p[i][o]);
+            a[i] += xi * w0;
+            b[i] += xi * w1;
+        }
+    }
+    for (int i = 0; i < rows; i++) {
+        float *d = out + i * ldo;
+        store8(d, accumulate ? load8(d) + a[i] : a[i]);
+        store8(d + 8, accumulate ? load8(d + 8) + b[i] : b[i]);
+    }
+}
+
+MULTIVERSION
+void mlpsh_gather_gemm(const float *x, const int32_t *rowBase, int32_t R, const int32_t *colOff, int32_t S,
+                       const float *v, const int32_t *vOff, int32_t vectors, float *out, int64_t ldo, int32_t accumulate) {
+    // Row blocks outermost, so a block's rows of x stay in L1 across the column blocks.
+    if (vectors >= 2) {
+        for (int32_t r = 0; r < R; r += ROWS2) {
+            const int32_t rows = R - r < ROWS2 ? R - r : ROWS2;
+            int32_t j = 0;
+            for (; j + 2 <= vectors; j += 2) block2(x, rowBase + r, colOff, S, v + 8 * j, vOff, out + r * ldo + 8 * j, ldo, rows, accumulate);
+            if (j < vectors) {
+                // An odd last column block: as one of two rows of eight... done by block1 below.
+                for (int32_t r1 = r; r1 < r + rows; r1 += ROWS1) {
+                    const int32_t rows1 = r + rows - r1 < ROWS1 ? r + rows - r1 : ROWS1;
+                    block1(x, rowBase + r1, colOff, S, v + 8 * j, vOff, out + r1 * ldo + 8 * j, ldo, rows1, accumulate);
+                }
+            }
+        }
+        return;
+    }
+    for (int32_t r = 0; r < R; r += ROWS1) {
+        const int32_t rows = R - r < ROWS1 ? R - r : ROWS1;
+        block1(x, rowBase + r, colOff, S, v, vOff, out + r * ldo, ldo, rows, accumulate);
+    }
+}
+
+// Rows r0..r0+5 of a against columns t0..t0+1 of b: 12 accumulators of 8 partial sums.
+#define DOT_ROWS 6
+#define DOT_COLS 2
+INLINE void dot_block(const float *a, const int32_t *aOff, int32_t rows, const float *b, const int32_t *bOff, int32_t cols,
+                      int32_t vectors, float *out, int64_t ldo, int32_t accumulate) {
+    const float *pa[DOT_ROWS], *pb[DOT_COLS];
+    for (int i = 0; i < DOT_ROWS; i++) pa[i] = a + aOff[i < rows ? i : 0];
+    for (int k = 0; k < DOT_COLS; k++) pb[k] = b + bOff[k < cols ? k : 0];
+    v8 acc[DOT_ROWS][DOT_COLS];
+    for (int i = 0; i < DOT_ROWS; i++) for (int k = 0; k < DOT_COLS; k++) acc[i][k] = splat(0);
+    for (int32_t j = 0; j < vectors; j++) {
+        v8 va[DOT_ROWS], vb[DOT_COLS];
+        for (int i = 0; i < DOT_ROWS; i++) va[i] = load8(pa[i] + 8 * j);
+        for (int k = 0; k < DOT_COLS; k++) vb[k] = load8(pb[k] + 8 * j);
+        for (int i = 0; i < DOT_ROWS; i++) for (int k = 0; k < DOT_COLS; k++) acc[i][k] += va[i] * vb[k];
+    }
+    for (int i = 0; i < rows; i++) {
+        for (int k = 0; k < cols; k++) {
+            const v8 v = acc[i][k];
+            const float sum = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+            out[i * ldo + k] = accumulate ? out[i * ldo + k] + sum : sum;
+        }
+    }
+}
+
+MULTIVERSION
+void mlpsh_dot_rows(const float *a, const int32_t *aOff, int32_t R, const float *b, const int32_t *bOff, int32_t T,
+                    int32_t vectors, float *out, int64_t ldo, int32_t accumulate) {
+    for (int32_t r = 0; r < R; r += DOT_ROWS) {
+        const int32_t rows = R - r < DOT_ROWS ? R - r : DOT_ROWS;
+        for (int32_t t = 0; t < T; t += DOT_COLS) {
+            const int32_t cols = T - t < DOT_COLS ? T - t : DOT_COLS;
+            dot_block(a, aOff + r, rows, b, bOff + t, cols, vectors, out + r * ldo + t, ldo, accumulate);
+        }
+    }
+}
+
+MULTIVERSION
+void mlpsh_transpose_out(const float *src, int64_t lds, int32_t positions, int32_t channels, const float *bias, float *dst) {
+    for (int32_t o = 0; o < channels; o++) {
+        const float b = bias ? bias[o] : 0;
+        float *d = dst + (int64_t)o * positions;
+        for (int32_t q = 0; q < positions; q++) d[q] = src[q * lds + o] + b;
+    }
+}
+
+// An 8x8 block transposed: rows r[0..7] in, columns out.
+INLINE void transpose8(v8 r[8]) {
+    v8 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+// (Vector values pass only between functions built for the same CPU: the clones below call
+// helpers like this one, which take and return pointers.)
+INLINE void transpose_in(const float *src, int32_t positions, int32_t channels, float *dst, int64_t ldd, float *sums) {
+    for (int32_t o0 = 0; o0 < ldd; o0 += 8) {
+        int32_t q = 0;
+        for (; q + 8 <= positions; q += 8) {
+            v8 r[8];
+            for (int i = 0; i < 8; i++) r[i] = o0 + i < channels ? load8(src + (int64_t)(o0 + i) * positions + q) : splat(0);
+            transpose8(r);
+            for (int i = 0; i < 8; i++) store8(dst + (q + i) * ldd + o0, r[i]);
+        }
+        for (; q < positions; q++) {
+            for (int32_t o = o0; o < o0 + 8; o++) dst[q * ldd + o] = o < channels ? src[(int64_t)o * positions + q] : 0;
+        }
+    }
+    if (sums) {
+        for (int32_t o = 0; o < channels; o++) sums[o] += sum_floats(src + (int64_t)o * positions, positions);
+    }
+}
+
+MULTIVERSION
+void mlpsh_transpose_in(const float *src, int32_t positions, int32_t channels, float *dst, int64_t ldd, float *sums) {
+    transpose_in(src, positions, channels, dst, ldd, sums);
+}
+
+MULTIVERSION
+void mlpsh_compact_rows(const float *src, int64_t lds, int32_t channels, int32_t height, int32_t rowStride, int32_t width,
+                        const float *bias, float *dst) {
+    for (int32_t o = 0; o < channels; o++) {
+        const float b = bias ? bias[o] : 0;
+        for (int32_t y = 0; y < height; y++) {
+            const float *s = src + o * lds + (int64_t)y * rowStride;
+            float *d = dst + ((int64_t)o * height + y) * width;
+            for (int32_t x = 0; x < width; x++) d[x] = s[x] + b;
+        }
+    }
+}
+
+INLINE void widen_rows(const float *src, int32_t channels, int32_t height, int32_t width, int32_t rowStride, int64_t lds,
+                       float *dst, float *sums) {
+    for (int32_t o = 0; o < channels; o++) {
+        float *d = dst + o * lds;
+        const float *plane = src + (int64_t)o * height * width;
+        memset(d, 0, sizeof(float) * lds);
+        for (int32_t y = 0; y < height; y++) memcpy(d + (int64_t)y * rowStride, plane + (int64_t)y * width, sizeof(float) * width);
+        if (sums) sums[o] += sum_floats(plane, (int64_t)height * width);
+    }
+}
+
+MULTIVERSION
+void mlpsh_widen_rows(const float *src, int32_t channels, int32_t height, int32_t width, int32_t rowStride, int64_t lds,
+                      float *dst, float *sums) {
+    widen_rows(src, channels, height, width, rowStride, lds, dst, sums);
+}
+
+typedef int32_t i8v __attribute__((vector_size(32)));
+
+// Stride 1: each image row is built in registers, 16 columns at a time, from the K x K column
+// rows that reach it, each loaded at its shift and masked to the columns it covers.
+INLINE void col2im_stride1(const float *cols, int64_t ldc, int32_t channels, int32_t height, int32_t width, int32_t kernel,
+                           int32_t pad, int32_t outHeight, int32_t outWidth, float *dx) {
+    const i8v lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    for (int32_t c = 0; c < channels; c++) {
+        for (int32_t iy = 0; iy < height; iy++) {
+            float *row = dx + ((int64_t)c * height + iy) * width;
+            for (int32_t x0 = 0; x0 < width; x0 += 16) {
+                const int32_t n = width - x0 < 16 ? width - x0 : 16;
+                float block[16];
+                memcpy(block, row + x0, sizeof(float) * n);
+                v8 a = load8(block), b = load8(block + 8);
+                for (int32_t ky = 0; ky < kernel; ky++) {
+                    const int32_t oy = iy + pad - ky;
+                    if (oy < 0 || oy >= outHeight) continue;
+                    for (int32_t kx = 0; kx < kernel; kx++) {
+                        // Column ox = ix + pad - kx of output row oy, where 0 <= ox < outWidth.
+                        const int32_t shift = x0 + pad - kx;
+                        if (shift + 16 <= 0 || shift >= outWidth) continue;
+                        const float *src = cols + ((int64_t)(c * kernel + ky) * kernel + kx) * ldc + (int64_t)oy * outWidth + shift;
+                        const i8v ox0 = lane + shift, ox1 = ox0 + 8;
+                        const i8v m0 = (ox0 >= 0) & (ox0 < outWidth), m1 = (ox1 >= 0) & (ox1 < outWidth);
+                        a += (v8)((i8v)load8(src) & m0);
+                        b += (v8)((i8v)load8(src + 8) & m1);
+                    }
+                }
+                store8(block, a);
+                store8(block + 8, b);
+                memcpy(row + x0, block, sizeof(float) * n);
+            }
+        }
+    }
+}
+
+MULTIVERSION
+void mlpsh_col2im(const float *cols, int64_t ldc, int32_t channels, int32_t height, int32_t width, int32_t kernel,
+                  int32_t stride, int32_t pad, int32_t outHeight, int32_t outWidth, float *dx) {
+    if (stride == 1) {
+        col2im_stride1(cols, ldc, channels, height, width, kernel, pad, outHeight, outWidth, dx);
+        return;
+    }
+    for (int32_t c = 0; c < channels; c++) {
+        float *plane = dx + (int64_t)c * height * width;
+        for (int32_t ky = 0; ky < kernel; ky++) {
+            for (int32_t kx = 0; kx < kernel; kx++) {
+                const float *src = cols + ((int64_t)(c * kernel + ky) * kernel + kx) * ldc;
+                // The output columns whose input column is inside the image: x0 ..< x1.
+                int32_t x0 = 0, x1 = outWidth;
+                while (x0 < outWidth && x0 * stride - pad + kx < 0) x0++;
+                while (x1 > x0 && (x1 - 1) * stride - pad + kx >= width) x1--;
+                for (int32_t y = 0; y < outHeight; y++, src += outWidth) {
+                    const int32_t iy = y * stride - pad + ky;
+                    if (iy < 0 || iy >= height) continue;
+                    float *row = plane + (int64_t)iy * width + (kx - pad);
+                    for (int32_t x = x0; x < x1; x++) row[x * stride] += src[x];
+                }
+            }
+        }
+    }
+}
+
+// One window's step: v replaces best where it is larger or NaN (PyTorch's rule: the first
+// largest, and the last NaN).
+#define MAX_STEP(v, index) do { \
+        const i8v m = ((v) > best) | ((v) != (v)); \
+        best = (v8)(((i8v)(v) & m) | ((i8v)best & ~m)); \
+        at = ((index) & m) | (at & ~m); \
+    } while (0)
+
+INLINE void maxpool2x2(const float *src, int32_t first, int32_t planes, int32_t channels, int32_t height, int32_t width,
+                       float *dst, int32_t *argmax) {
+    const int32_t oh = height / 2, ow = width / 2;
+    const i8v lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
+    for (int32_t p = 0; p < planes; p++) {
+        const float *in = src + (int64_t)p * height * width;
+        const int32_t base = ((first + p) % channels) * height * width;
+        float *out = dst + (int64_t)p * oh * ow;
+        int32_t *arg = argmax + (int64_t)p * oh * ow;
+        for (int32_t y = 0; y < oh; y++) {
+            const int32_t top = 2 * y * width;
+            const float *r0 = in + top, *r1 = r0 + width;
+            for (int32_t x = 0; x < ow; x += 8) {
+                // The last block of a row, narrower than 8, is read from and written to copies.
+                const int32_t n = ow - x < 8 ? ow - x : 8;
+                const float *p0 = r0 + 2 * x, *p1 = r1 + 2 * x;
+                float in0[16] = {0}, in1[16] = {0}, outBlock[8];
+                int32_t argBlock[8];
+                if (n < 8) {
+                    memcpy(in0, p0, sizeof(float) * 2 * n);
+                    memcpy(in1, p1, sizeof(float) * 2 * n);
+                    p0 = in0;
+                    p1 = in1;
+                }
+                const v8 a0 = load8(p0), a1 = load8(p0 + 8), b0 = load8(p1), b1 = load8(p1 + 8);
+                const v8 e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14);
+                const v8 o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15);
+                const v8 e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14);
+                const v8 o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15);
+                const i8v i0 = lane2 + (base + top + 2 * x);
+                v8 best = e0;
+                i8v at = i0;
+                MAX_STEP(o0, i0 + 1);
+                MAX_STEP(e1, i0 + width);
+                MAX_STEP(o1, i0 + width + 1);
+                if (n == 8) {
+                    store8(out + y * ow + x, best);
+                    memcpy(arg + y * ow + x, &at, sizeof at);
+                } else {
+                    store8(outBlock, best);
+                    memcpy(argBlock, &at, sizeof at);
+                    memcpy(out + y * ow + x, outBlock, sizeof(float) * n);
+                    memcpy(arg + y * ow + x, argBlock, sizeof(int32_t) * n);
+                }
+            }
+        }
+    }
+}
+
+MULTIVERSION
+void mlpsh_maxpool2x2(const float *src, int32_t first, int32_t planes, int32_t channels, int32_t height, int32_t width,
+                      float *dst, int32_t *argmax) {
+    maxpool2x2(src, first, planes, channels, height, width, dst, argmax);
+}
+
+void mlpsh_pad_copy(const float *src, int32_t channels, int32_t height, int32_t width, int32_t pad, float *dst) {
+    const int64_t pw = width + 2 * pad, plane = (int64_t)(height + 2 * pad) * pw;
+    for (int32_t c = 0; c < channels; c++) {
+        for (int32_t y = 0; y < height; y++) {
+            memcpy(dst + c * plane + (y + pad) * pw + pad, src + ((int64_t)c * height + y) * width, sizeof(float) * width);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+// Convolution kernels for few channels, in C with 8-float vectors, compiled for AVX2 with FMA
+// and for the baseline x86-64 (chosen at load time by the CPU's features).
+#ifndef MLPSH_CKERNELS_H
+#define MLPSH_CKERNELS_H
+#include <stdint.h>
+
+// The product of a gathered matrix and a matrix of rows, the core of a direct convolution:
+//   out[r * ldo + j] (+)= sum over s < S of x[rowBase[r] + colOff[s]] * v[vOff[s] + j]
+// for r < R and j < 8 * vectors. Every v[vOff[s] + j] read must lie in v's buffer.
+// Forward with channels as lanes: r an output position, s a tap (channel, kernel row, kernel
+// column), v the weights transposed. With positions as lanes: r an output channel, x the
+// weights, v the bordered input (vOff the taps). Adds into out when accumulate != 0.
+void mlpsh_gather_gemm(const float *x, const int32_t *rowBase, int32_t R, const int32_t *colOff, int32_t S,
+                       const float *v, const int32_t *vOff, int32_t vectors, float *out, int64_t ldo, int32_t accumulate);
+
+// Dot products of rows: out[r * ldo + t] (+)= sum over j < 8 * vectors of
+// a[aOff[r] + j] * b[bOff[t] + j]. The weight gradient with positions as lanes: r an output
+// channel (a its gradient, in rows as wide as the bordered input), t a tap (b the bordered input).
+void mlpsh_dot_rows(const float *a, const int32_t *aOff, int32_t R, const float *b, const int32_t *bOff, int32_t T,
+                    int32_t vectors, float *out, int64_t ldo, int32_t accumulate);
+
+// dst[o * positions + q] = src[q * lds + o] + (bias ? bias[o] : 0), for o < channels, q < positions.
+void mlpsh_transpose_out(const float *src, int64_t lds, int32_t positions, int32_t channels, const float *bias, float *dst);
+
+// dst[q * ldd + o] = src[o * positions + q] for o < channels and zero for channels <= o < ldd
+// (ldd a multiple of 8), q < positions; adds each channel's sum into sums[o] when sums != 0.
+void mlpsh_transpose_in(const float *src, int32_t positions, int32_t channels, float *dst, int64_t ldd, float *sums);
+
+// dst[o][y][x] = src[o * lds + y * rowStride + x] + (bias ? bias[o] : 0) for x < width, y < height.
+void mlpsh_compact_rows(const float *src, int64_t lds, int32_t channels, int32_t height, int32_t rowStride, int32_t width,
+                        const float *bias, float *dst);
+
+// dst[o * lds + y * rowStride + x] = src[o][y][x] (x < width, y < height), zero elsewhere in
+// dst's first lds floats of each channel; adds each channel's sum into sums[o] when sums != 0.
+void mlpsh_widen_rows(const float *src, int32_t channels, int32_t height, int32_t width, int32_t rowStride, int64_t lds,
+                      float *dst, float *sums);
+
+// Adds columns (one row of ldc floats a (channel, kernel row, kernel column), outHeight x
+// outWidth positions) back into the image dx [channels, height, width]: Caffe's col2im. With
+// stride 1 it reads up to 16 floats before and after each column row: cols needs that margin.
+void mlpsh_col2im(const float *cols, int64_t ldc, int32_t channels, int32_t height, int32_t width, int32_t kernel,
+                  int32_t stride, int32_t pad, int32_t outHeight, int32_t outWidth, float *dx);
+
+// 2x2 max pooling with stride 2 of planes first ..< first + planes (src and dst point at the
+// first; `channels` planes an image): the largest of each window, the first on ties and any
+// NaN, as PyTorch, and its index within its image (channel * height * width + y * width + x).
+void mlpsh_maxpool2x2(const float *src, int32_t first, int32_t planes, int32_t channels, int32_t height, int32_t width,
+                      float *dst, int32_t *argmax);
+
+// Copies planes [channels, height, width] into the interior of zero-bordered planes
+// [channels, height + 2 * pad, width + 2 * pad] (whose border the caller keeps at zero).
+void mlpsh_pad_copy(const float *src, int32_t channels, int32_t height, int32_t width, int32_t pad, float *dst);
+#endif
