@@ -69,7 +69,9 @@ final class SharedMachineTests: XCTestCase {
     func testPiecesWhoseWorkersNeverRunAreTakenBack() {
         let p = Parallel(ways: 4, source: "test", maximumWays: 4, startsThreads: false)
         XCTAssertEqual(p.ways, 4)
-        for _ in 0..<100 {
+        for i in 0..<100 {
+            // After a window of runs whose pieces were all taken back, the caller stops posting.
+            XCTAssertEqual(p.isAlone, i >= Parallel.window, "run \(i)")
             let hits = UnsafeMutablePointer<Int>.allocate(capacity: 4)
             hits.initialize(repeating: 0, count: 4)
             p.run(4) { hits[$0] += 1 }

@@ -56,17 +56,29 @@ func trainingCommands() -> [Command] {
                     let r = try trainer.evaluate(data, batch: batch)
                     s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
                 }),
-        Command(name: "bench", group: "Training", usage: "bench [batch=B] [steps=N]",
+        Command(name: "bench", group: "Training", usage: "bench [sgemm] [batch=B] [steps=N] [size=N]",
                 summary: "times a training step of the model against its matrix products alone (GFLOP/s)",
                 details: """
                 Runs the model's training step (forward, loss, backward, SGD update) on random inputs and,
                 separately, the same cblas_sgemm calls on their own (as plain calls on OpenBLAS's threads,
-                and split across cores as the engine runs them); prints the rates and the ratios. The
-                loss is the session's (cross_entropy if none). The weights are put back afterwards.
+                and split across cores as the engine runs them); prints the rates and the ratios. A
+                convolution counts as the products of its lowered columns. The loss is the session's
+                (cross_entropy if none). The weights are put back afterwards.
+                'bench sgemm' times cblas_sgemm on two size x size matrices on the kernels' threads: the
+                CPU's practical peak.
                 """,
-                options: [OptionSpec("batch", "256", "samples a step"), OptionSpec("steps", "50", "steps a timing (median of 5)")],
+                options: [OptionSpec("batch", "256", "samples a step"), OptionSpec("steps", "50", "steps a timing (median of 5)"),
+                          OptionSpec("size", "2048", "bench sgemm: the matrices' side")],
                 example: "bench batch=256", run: { inv, o, s in
-                    try expectArguments(inv, 0...0, usage: "bench [batch=B] [steps=N]")
+                    try expectArguments(inv, 0...1, usage: "bench [sgemm] [batch=B] [steps=N] [size=N]")
+                    let stop = { s.interruptRequested() }
+                    if let word = inv.positional.first {
+                        guard word == "sgemm" else { throw EngineError("bench: unknown word '\(word)': expected 'bench' or 'bench sgemm'") }
+                        let n = try o.int("size", min: 16, max: 8192)
+                        let rate = try Benchmark.sgemmPeak(size: n, threads: BLAS.threads, shouldStop: stop)
+                        s.console.print(String(format: "sgemm %dx%d, %d threads: %.1f GFLOP/s", n, n, BLAS.threads, rate))
+                        return
+                    }
                     let model = try s.requireModel()
                     let batch = try o.int("batch", min: 1, max: 1 << 16), steps = try o.int("steps", min: 1, max: 1_000_000)
                     try model.checkBatch(batch)
@@ -76,13 +88,13 @@ func trainingCommands() -> [Command] {
                         model.zeroGradients()
                     }
                     let gemms = Benchmark.gemms(model, batch: batch)
-                    let flops = gemms.reduce(0) { $0 + $1.flops }
-                    let stop = { s.interruptRequested() }
+                    let flops = gemms.reduce(0) { $0 + $1.flops }, forward = gemms.filter(\.isForward).reduce(0) { $0 + $1.flops }
                     let alone = try Benchmark.gemmSeconds(gemms, steps: steps, shouldStop: stop)
                     let native = try Benchmark.gemmSeconds(gemms, steps: steps, openBLASThreads: BLAS.threads, shouldStop: stop)
                     let step = try Benchmark.trainingSeconds(model: model, loss: s.loss ?? CrossEntropy(), optimizer: SGD(lr: 0.005),
                                                              classes: model.outputWidth, batch: batch, steps: steps, shouldStop: stop)
-                    s.console.print(String(format: "%d products, %.1f MFLOP a step of %d samples, %d threads", gemms.count, flops / 1e6, batch, BLAS.threads))
+                    s.console.print(String(format: "%d products, %.1f MFLOP a step of %d samples (forward %.1f), %d threads",
+                                           gemms.count, flops / 1e6, batch, forward / 1e6, BLAS.threads))
                     s.console.print(String(format: "sgemm alone, OpenBLAS threads: %8.3f ms a step  %7.1f GFLOP/s", native * 1e3, flops / native / 1e9))
                     s.console.print(String(format: "sgemm alone, split by mlpsh:   %8.3f ms a step  %7.1f GFLOP/s", alone * 1e3, flops / alone / 1e9))
                     s.console.print(String(format: "training step:                 %8.3f ms a step  %7.1f GFLOP/s  %.0f%% of OpenBLAS's rate, %.0f%% of the split rate",

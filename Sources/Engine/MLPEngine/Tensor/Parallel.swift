@@ -55,10 +55,37 @@ public final class Parallel: @unchecked Sendable {
     public func run(_ count: Int, _ body: @escaping (Int) -> Void) {
         precondition(count <= ways, "Parallel.run(\(count)) with \(ways) ways")
         if count <= 1 { body(0); return }
+        if alone > 0 {
+            // The workers have not been running when needed: the caller does it all, and the
+            // workers sleep (a sleeping worker leaves its share of a busy core to the caller).
+            alone -= 1
+            for i in 0..<count { body(i) }
+            return
+        }
         for i in 1..<count { workers[i - 1].post { body(i) } }
         body(0)
-        for i in 1..<count { workers[i - 1].finish() }
+        var missed = 0
+        for i in 1..<count where !workers[i - 1].finish() { missed += 1 }
+        recent.runs += 1
+        recent.missed += missed > 0 ? 1 : 0
+        if recent.runs == Self.window {
+            // Nearly every piece taken back: the workers are not getting the CPU.
+            if recent.missed * 4 > recent.runs * 3 { alone = Self.aloneRuns }
+            recent = (0, 0)
+        }
     }
+
+    /// Runs of the last window, and how many of them had a piece the caller took back.
+    private var recent = (runs: 0, missed: 0)
+    /// Runs left for the caller alone.
+    private var alone = 0
+    /// Whether the caller is running every piece itself for a while.
+    var isAlone: Bool { alone > 0 }
+    /// A window of 64 runs; when over three quarters took a piece back, the next 2,000 runs
+    /// (tens of milliseconds of training, after which the workers are tried again) are the
+    /// caller's alone. On a busy machine a worker that shares its core with another program
+    /// may run only while the caller does not, and then it only costs the caller CPU time.
+    static let window = 64, aloneRuns = 2_000
 
     /// Calls body(start, count) on `ways` contiguous slices of 0..<n at once, the slices in the
     /// order of the pieces of a product split by rows (so each core updates what it computed);
@@ -74,13 +101,14 @@ public final class Parallel: @unchecked Sendable {
     /// Waits until `done()` holds: polls for `spinNanoseconds`, yields the core for
     /// `yieldNanoseconds`, then sleeps on `sleeper` (whose owner signals it when `sleeping` is
     /// set and the condition may have changed).
-    @inline(__always)
-    static func await(_ done: () -> Bool, sleeping: borrowing Atomic<Bool>, sleeper: DispatchSemaphore) {
-        if done() { return }
+    /// Returns whether it ended without sleeping.
+    @inline(__always) @discardableResult
+    static func await(_ done: () -> Bool, sleeping: borrowing Atomic<Bool>, sleeper: DispatchSemaphore) -> Bool {
+        if done() { return true }
         let start = DispatchTime.now().uptimeNanoseconds
         while true {
             for _ in 0..<32 {
-                if done() { return }
+                if done() { return true }
                 mlpsh_spin_pause()
             }
             let waited = DispatchTime.now().uptimeNanoseconds &- start
@@ -95,6 +123,7 @@ public final class Parallel: @unchecked Sendable {
             if done() { break }
         }
         sleeping.store(false, ordering: .sequentiallyConsistent)
+        return false
     }
 
     /// One thread and its mailbox, with three counters that only grow: `posted` (jobs given),
@@ -126,14 +155,17 @@ public final class Parallel: @unchecked Sendable {
         }
 
         /// Returns when the last job posted is done: run here if the worker has not started it.
-        func finish() {
+        /// Says whether the worker ran it.
+        @discardableResult
+        func finish() -> Bool {
             let n = posted.load(ordering: .relaxed)
             if claimed.compareExchange(expected: n - 1, desired: n, ordering: .acquiringAndReleasing).exchanged {
                 job!()
                 completed.store(n, ordering: .releasing)
-                return
+                return false
             }
             Parallel.await({ completed.load(ordering: .sequentiallyConsistent) == n }, sleeping: posterSleeping, sleeper: posterWake)
+            return true
         }
 
         private func loop() {

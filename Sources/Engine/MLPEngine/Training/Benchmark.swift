@@ -8,22 +8,52 @@ public enum Benchmark {
     public struct Gemm {
         public let m: Int, n: Int, k: Int
         public let transA: Bool, transB: Bool
+        /// Whether it is part of the forward pass (the work a test pass does too).
+        public var isForward = false
         public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
     }
 
     /// The products a training step of `model` at batch `batch` makes: for each linear layer,
-    /// forward, the weight gradient, and the input gradient except for the first layer.
+    /// forward, the weight gradient, and the input gradient except for the first layer; for
+    /// each convolution the same three as products of its lowered columns (the arithmetic a
+    /// direct convolution does too).
     public static func gemms(_ model: Sequential, batch: Int) -> [Gemm] {
         var forward: [Gemm] = [], backward: [Gemm] = []
         for layer in model.layers {
-            guard let l = layer as? Linear else { continue }
-            forward.append(Gemm(m: batch, n: l.outputWidth, k: l.inputWidth, transA: false, transB: true))
-            backward.append(Gemm(m: l.outputWidth, n: l.inputWidth, k: batch, transA: true, transB: false))
-            if l.needsInputGradient {
-                backward.append(Gemm(m: batch, n: l.inputWidth, k: l.outputWidth, transA: false, transB: false))
+            if let l = layer as? Linear {
+                forward.append(Gemm(m: batch, n: l.outputWidth, k: l.inputWidth, transA: false, transB: true, isForward: true))
+                backward.append(Gemm(m: l.outputWidth, n: l.inputWidth, k: batch, transA: true, transB: false))
+                if l.needsInputGradient {
+                    backward.append(Gemm(m: batch, n: l.inputWidth, k: l.outputWidth, transA: false, transB: false))
+                }
+            } else if let c = layer as? Conv2d {
+                let g = c.geometry, o = c.outChannels, columns = batch * g.positions
+                forward.append(Gemm(m: o, n: columns, k: g.patch, transA: false, transB: false, isForward: true))
+                backward.append(Gemm(m: o, n: g.patch, k: columns, transA: false, transB: true))
+                if c.needsInputGradient {
+                    backward.append(Gemm(m: g.patch, n: columns, k: o, transA: true, transB: false))
+                }
             }
         }
         return forward + backward
+    }
+
+    /// cblas_sgemm's rate on two n x n matrices on `threads` of OpenBLAS's threads, in GFLOP/s
+    /// (the best of `repeats`): the CPU's practical peak, which other rates are measured against.
+    public static func sgemmPeak(size n: Int, threads: Int, repeats: Int = 5, shouldStop: () -> Bool = { false }) throws -> Double {
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n), b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.01; b[i] = Float(i % 5) * 0.01; c[i] = 0 }
+        var best = Double.infinity
+        for i in 0...max(repeats, 1) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            BLAS.openBLASGemm(threads: threads, transA: false, transB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if i > 0 { best = min(best, seconds) }  // the first warms up OpenBLAS's threads
+            if shouldStop() { throw EngineError("bench: interrupted; nothing was measured") }
+        }
+        return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
     }
 
     /// Seconds a step for the products alone, on buffers sized like the real ones (the median
