@@ -56,7 +56,7 @@ func trainingCommands() -> [Command] {
                     let r = try trainer.evaluate(data, batch: batch)
                     s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
                 }),
-        Command(name: "bench", group: "Training", usage: "bench [sgemm] [batch=B] [steps=N] [size=N]",
+        Command(name: "bench", group: "Training", usage: "bench [sgemm|layers] [batch=B] [steps=N] [size=N] [conv=direct|im2col]",
                 summary: "times a training step of the model against its matrix products alone (GFLOP/s)",
                 details: """
                 Runs the model's training step (forward, loss, backward, SGD update) on random inputs and,
@@ -65,15 +65,20 @@ func trainingCommands() -> [Command] {
                 convolution counts as the products of its lowered columns. The loss is the session's
                 (cross_entropy if none). The weights are put back afterwards.
                 'bench sgemm' times cblas_sgemm on two size x size matrices on the kernels' threads: the
-                CPU's practical peak.
+                CPU's practical peak. 'bench layers' times each layer's forward and backward pass;
+                conv=im2col computes convolutions through im2col and sgemm instead of the direct kernels.
                 """,
                 options: [OptionSpec("batch", "256", "samples a step"), OptionSpec("steps", "50", "steps a timing (median of 5)"),
-                          OptionSpec("size", "2048", "bench sgemm: the matrices' side")],
+                          OptionSpec("size", "2048", "bench sgemm: the matrices' side"),
+                          OptionSpec("conv", "direct", "bench layers: how convolutions are computed (direct or im2col)")],
                 example: "bench batch=256", run: { inv, o, s in
-                    try expectArguments(inv, 0...1, usage: "bench [sgemm] [batch=B] [steps=N] [size=N]")
+                    try expectArguments(inv, 0...1, usage: "bench [sgemm|layers] [batch=B] [steps=N] [size=N] [conv=direct|im2col]")
                     let stop = { s.interruptRequested() }
+                    if inv.positional.first == "layers" { try benchLayers(o, s); return }
                     if let word = inv.positional.first {
-                        guard word == "sgemm" else { throw EngineError("bench: unknown word '\(word)': expected 'bench' or 'bench sgemm'") }
+                        guard word == "sgemm" else {
+                            throw EngineError("bench: unknown word '\(word)': expected 'bench', 'bench sgemm' or 'bench layers'")
+                        }
                         let n = try o.int("size", min: 16, max: 8192)
                         let rate = try Benchmark.sgemmPeak(size: n, threads: BLAS.threads, shouldStop: stop)
                         s.console.print(String(format: "sgemm %dx%d, %d threads: %.1f GFLOP/s", n, n, BLAS.threads, rate))
@@ -101,6 +106,35 @@ func trainingCommands() -> [Command] {
                                            step * 1e3, flops / step / 1e9, native / step * 100, alone / step * 100))
                 }),
     ]
+}
+
+/// `bench layers`: each layer's forward and backward milliseconds a step, and their totals.
+private func benchLayers(_ o: Options, _ s: Session) throws {
+    let model = try s.requireModel()
+    let batch = try o.int("batch", min: 1, max: 1 << 16), steps = try o.int("steps", min: 1, max: 1_000_000)
+    let conv = o.string("conv")
+    guard conv == "direct" || conv == "im2col" else { throw EngineError("bench: conv=\(conv) is not one of: direct, im2col") }
+    try model.checkBatch(batch)
+    let saved = Array(model.parameterStorage.buffer)
+    let convs = model.layers.compactMap { $0 as? Conv2d }
+    for c in convs { c.lowersToColumns = conv == "im2col" }
+    defer {
+        for c in convs { c.lowersToColumns = false }
+        _ = model.parameterStorage.buffer.update(from: saved)
+        model.zeroGradients()
+    }
+    let times = try Benchmark.layerSeconds(model: model, batch: batch, steps: steps, shouldStop: { s.interruptRequested() })
+    let width = max(5, times.map(\.layer.count).max() ?? 0)
+    s.console.print("layer".padding(toLength: width, withPad: " ", startingAt: 0) + "  forward ms  backward ms   (batch \(batch), \(BLAS.threads) threads, conv=\(conv))")
+    var total = (0.0, 0.0), convolutions = 0.0
+    for (i, t) in times.enumerated() {
+        s.console.print(printable(t.layer).padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "  %10.3f  %11.3f", t.forward * 1e3, t.backward * 1e3))
+        total.0 += t.forward
+        total.1 += t.backward
+        if model.layers[i] is Conv2d { convolutions += t.forward + t.backward }
+    }
+    s.console.print("total".padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "  %10.3f  %11.3f", total.0 * 1e3, total.1 * 1e3))
+    if !convs.isEmpty { s.console.print(String(format: "convolutions: %.3f ms a step", convolutions * 1e3)) }
 }
 
 /// An engine trainer for the session's model, loss, optimizer, schedule and history, or an

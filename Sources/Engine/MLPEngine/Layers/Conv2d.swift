@@ -41,6 +41,9 @@ public final class Conv2d: Layer {
     /// Computed directly (DirectConvolution); through columns only when its offsets would
     /// not fit 32 bits.
     private let direct: DirectConvolution?
+    /// Lower to columns and multiply with sgemm instead of the direct kernels (as before
+    /// them; `bench layers conv=im2col` compares the two). Set between training steps.
+    public var lowersToColumns = false
     /// The weights as the direct forward kernel reads them.
     private let forwardWeights = Scratch()
 
@@ -88,7 +91,7 @@ public final class Conv2d: Layer {
         let batch = x.rows, g = geometry, o = outChannels, l = g.positions
         output.reshape([batch, o, g.outputHeight, g.outputWidth])
         let out = output.data, w = weight.value.data, b = bias?.value.data, src = x.data
-        if let direct {
+        if let direct, !lowersToColumns {
             let weights = direct.forwardWeights(w, forwardWeights), bias = b.map { UnsafePointer($0) }
             eachShare(batch, group: 1) { ws, first, _ in
                 direct.forward(src + first * g.inputSize, weights: weights, bias: bias, into: out + first * o * l,
@@ -128,7 +131,7 @@ public final class Conv2d: Layer {
         let w = weight.value.data, dx = gradInput.data, src = x.data, dyAll = gy.data
         let patch = g.patch, current = pass
         for ws in workspaces { ws.dW.count = 0 }
-        if let direct {
+        if let direct, !lowersToColumns {
             let weights = UnsafePointer(w)
             eachShare(batch, group: 1) { ws, first, _ in
                 let fresh = ws.dW.count == 0

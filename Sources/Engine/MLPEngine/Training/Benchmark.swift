@@ -112,6 +112,46 @@ public enum Benchmark {
         return seconds
     }
 
+    /// Seconds a step of each layer's forward and backward pass (in the order of the model),
+    /// the median of `repeats` timings of `steps` passes of the whole model on random inputs,
+    /// in training mode. Parameters' gradients accumulate; the caller clears them.
+    public static func layerSeconds(model: Sequential, batch: Int, steps: Int, repeats: Int = 5,
+                                    shouldStop: () -> Bool = { false }) throws -> [(layer: String, forward: Double, backward: Double)] {
+        var random = RandomSource(seed: 1)
+        let x = Tensor(shape: [batch] + model.inputShape, values: (0..<(batch * model.inputWidth)).map { _ in random.uniform() })
+        model.isTraining = true
+        let layers = model.layers
+        var outputs: [Tensor] = [], gradients: [Tensor] = []
+        // One pass to size the buffers and make each layer's output gradient.
+        var h = x
+        for l in layers { h = l.forward(h); outputs.append(h) }
+        for out in outputs { gradients.append(Tensor(shape: out.shape, values: (0..<out.count).map { _ in random.uniform(-1, 1) })) }
+        var samples = [[(Double, Double)]](repeating: [], count: layers.count)
+        for _ in 0..<max(repeats, 1) {
+            var forward = [Double](repeating: 0, count: layers.count), backward = forward
+            for _ in 0..<max(steps, 1) {
+                var input = x
+                for (i, l) in layers.enumerated() {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    input = l.forward(input)
+                    forward[i] += Double(DispatchTime.now().uptimeNanoseconds - start)
+                }
+                for (i, l) in layers.enumerated().reversed() {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = l.backward(gradients[i])
+                    backward[i] += Double(DispatchTime.now().uptimeNanoseconds - start)
+                }
+                for p in model.parameters { p.clearGradient() }
+                if shouldStop() { throw EngineError("bench: interrupted; nothing was measured") }
+            }
+            for i in layers.indices { samples[i].append((forward[i] / 1e9 / Double(steps), backward[i] / 1e9 / Double(steps))) }
+        }
+        return layers.indices.map { i in
+            let f = samples[i].map(\.0).sorted(), b = samples[i].map(\.1).sorted()
+            return (layers[i].definition, f[f.count / 2], b[b.count / 2])
+        }
+    }
+
     /// The median of `repeats` timings of `steps` steps; `shouldStop` is asked after each
     /// step, and a stop is an error (a partial timing means nothing).
     private static func median(repeats: Int, steps: Int, shouldStop: () -> Bool, _ step: () -> Void) throws -> Double {
