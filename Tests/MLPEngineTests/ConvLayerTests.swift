@@ -56,12 +56,19 @@ final class ConvLayerTests: XCTestCase {
             (1, 6, 5, 28, 28, 2, 1), (6, 16, 5, 14, 14, 0, 1), (2, 8, 3, 9, 11, 1, 1), (5, 20, 3, 7, 13, 4, 1),
             (4, 6, 1, 6, 5, 0, 1), (3, 17, 2, 8, 8, 1, 2), (2, 3, 5, 5, 9, 3, 1), (16, 24, 3, 6, 6, 1, 1),
         ]
-        for t in cases { try checkAgainstDefinition(t.c, t.o, t.k, t.h, t.w, padding: t.padding, stride: t.stride, batch: 7) }
+        // The direct kernels, and im2col + sgemm (kept for comparison, bench layers conv=im2col).
+        for lowering in [false, true] {
+            for t in cases {
+                try checkAgainstDefinition(t.c, t.o, t.k, t.h, t.w, padding: t.padding, stride: t.stride, batch: 7, lowering: lowering)
+            }
+        }
     }
 
-    private func checkAgainstDefinition(_ c: Int, _ o: Int, _ k: Int, _ h: Int, _ w: Int, padding: Int, stride: Int, batch: Int) throws {
+    private func checkAgainstDefinition(_ c: Int, _ o: Int, _ k: Int, _ h: Int, _ w: Int, padding: Int, stride: Int, batch: Int,
+                                        lowering: Bool) throws {
         let conv = try XCTUnwrap(try layer("conv2d", ["\(c)", "\(o)", "\(k)"],
                                            ["padding": "\(padding)", "stride": "\(stride)"], input: [c, h, w]) as? Conv2d)
+        conv.lowersToColumns = lowering
         let g = conv.geometry, oh = g.outputHeight, ow = g.outputWidth
         var random = RandomSource(seed: 7)
         let x = Tensor(shape: [batch, c, h, w], values: (0..<(batch * c * h * w)).map { _ in random.uniform(-1, 1) })
@@ -85,7 +92,7 @@ final class ConvLayerTests: XCTestCase {
             } } }
             y[at] = sum
         } } } }
-        let name = "conv2d \(c) \(o) \(k) padding=\(padding) stride=\(stride) on \(h)x\(w)"
+        let name = "conv2d \(c) \(o) \(k) padding=\(padding) stride=\(stride) on \(h)x\(w)\(lowering ? " through columns" : "")"
         func close(_ a: [Float], _ b: [Double], _ what: String) {
             XCTAssertEqual(a.count, b.count, what)
             let worst = zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
