@@ -143,9 +143,11 @@ final class PluginTests: FolderTestCase {
         let engine = Fixtures.packageFolder.appendingPathComponent("Sources/Engine")
         var arguments = ["-emit-library", "-module-name", name, "-I", products.appendingPathComponent("Modules").path]
         for c in ["CBLAS", "CZlib", "CPNG", "CPrefetch", "CThreads"] { arguments += ["-I", engine.appendingPathComponent(c).path] }
-        // CJPEG is a C target: its headers, and the module map SwiftPM generated for it.
-        arguments += ["-I", engine.appendingPathComponent("CJPEG/include").path,
-                      "-Xcc", "-fmodule-map-file=" + products.appendingPathComponent("CJPEG.build/module.modulemap").path]
+        // CJPEG and CKernels are C targets: their headers, and the module maps SwiftPM generated.
+        for c in ["CJPEG", "CKernels"] {
+            arguments += ["-I", engine.appendingPathComponent("\(c)/include").path,
+                          "-Xcc", "-fmodule-map-file=" + products.appendingPathComponent("\(c).build/module.modulemap").path]
+        }
         let flags = try Fixtures.run(URL(fileURLWithPath: which("pkg-config") ?? "/usr/bin/pkg-config"),
                                      ["--cflags", "openblas", "libpng"], in: folder)
         for flag in flags.out.split(whereSeparator: \.isWhitespace) { arguments += ["-Xcc", String(flag)] }

@@ -1,12 +1,15 @@
 /// nn.Conv2d: y[b, o] = Σ_c W[o, c] ⋆ x[b, c] + bias[o], W [OUT, IN, K, K], initialised as
 /// PyTorch's (kaiming_uniform_(a=√5) on W, bias uniform(±1/√fan_in), fan_in = IN·K·K).
 ///
-/// Lowered to matrix products (Caffe's im2col): a group of images' patches become the
-/// columns of one [IN·K·K, G·L] matrix (L output positions an image), and W[OUT, IN·K·K] ·
-/// cols is every output of the group in one cblas_sgemm. Backward is two more products,
-/// dW += dY · colsᵀ and dcols = Wᵀ · dY, then col2im. Each core takes a contiguous share of
-/// the batch through all of it (lowering, products, its own partial dW), so a pass has one
-/// barrier: the products of a layer this small gain little from being split themselves.
+/// Computed directly by SIMD kernels (DirectConvolution). Each core takes a contiguous share of
+/// the batch through the whole layer (its own partial dW), so a pass has one barrier: the work
+/// of a layer this small gains little from being split otherwise.
+///
+/// The earlier way stays for comparison (`lowersToColumns`, `bench layers conv=im2col`) and for
+/// layers too large for the kernels' 32-bit offsets: lowered to matrix products (Caffe's
+/// im2col), a group of images' patches become the columns of one [IN·K·K, G·L] matrix (L output
+/// positions an image), and W[OUT, IN·K·K] · cols is every output of the group in one
+/// cblas_sgemm; backward is two more products, dW += dY · colsᵀ and dcols = Wᵀ · dY, then col2im.
 public final class Conv2d: Layer {
     public let kind = "conv2d"
     public let geometry: ConvGeometry
