@@ -13,9 +13,10 @@ public struct Spec: Equatable, Sendable {
         self.options = options
     }
 
+    /// Specs are compared as data: the options are a set of KEY=VALUE pairs, whatever their
+    /// order (a checkpoint's JSON stores them sorted; a layer lists them in its own order).
     public static func == (a: Spec, b: Spec) -> Bool {
-        a.name == b.name && a.args == b.args && a.options.map(\.key) == b.options.map(\.key)
-            && a.options.map(\.value) == b.options.map(\.value)
+        a.name == b.name && a.args == b.args && a.options.count == b.options.count && a.optionValues == b.optionValues
     }
 
     /// The options as the registry's `Options` take them.

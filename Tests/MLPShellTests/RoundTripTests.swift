@@ -1,0 +1,117 @@
+import Foundation
+import XCTest
+@testable import MLPShell
+@testable import MLPEngine
+
+/// What mlpsh saves, it loads: every registered layer, the plugins' too, built with values
+/// other than the defaults for every option it can take, in more than one order, saved and read
+/// back both into a fresh session (rebuilt from the file) and into the same model, gives the
+/// same model and the same weights.
+final class RoundTripTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-RoundTrip-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    /// The registries, with the plugins scripts/build-plugins built (skipped when absent).
+    private func registries() throws -> (Registries, [String]) {
+        let registries = Registries()
+        try registries.registerBuiltins()
+        let loader = PluginLoader(registries: registries)
+        var loaded: [String] = []
+        for name in ["Activations", "Tabular"] {
+            let path = Fixtures.packageFolder.appendingPathComponent("plugins/\(name)/.build/release/lib\(name).so").path
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            try loader.load(path: path)
+            loaded.append(name)
+        }
+        return (registries, loaded)
+    }
+
+    /// Values to try instead of an option's default, in order.
+    private func alternatives(_ value: String) -> [String] {
+        switch value {
+        case "true": return ["false"]
+        case "false": return ["true"]
+        default: break
+        }
+        if let i = Int(value) { return [String(i + 1), String(i + 2), String(max(i - 1, 0))] }
+        if let d = Double(value) { return d == 0 ? ["0.25", "1"] : [String(d / 2), String(d * 2), String(-d)] }
+        // A default that is a word ("K", "none"): small numbers, then words options take.
+        return ["1", "2", "3", "tanh", "mean", "sum", "same"].filter { $0 != value }
+    }
+
+    private func build(_ spec: Spec, _ shape: [Int], _ registries: Registries) throws -> Sequential {
+        try Sequential.build([spec], inputShape: shape, registries: registries, random: RandomGenerator(seed: 3))
+    }
+
+    func testEveryLayerWithEveryOptionChangedLoadsBack() throws {
+        let (registries, plugins) = try registries()
+        if plugins.count < 2 { print("RoundTripTests: plugins not built (scripts/build-plugins); checking the built-in layers only") }
+        var checked: [String] = []
+        for name in registries.layers.names {
+            let entry = try registries.layers.lookup(name)
+            // The example's words (its first one read as channels or features), on an input it fits.
+            let words = entry.help.example.split(separator: " ").map(String.init).dropFirst().filter { !$0.contains("=") }
+            let first = words.first.flatMap(Int.init)
+            let shapes: [[Int]] = [first.map { [$0, 12, 12] }, first.map { [$0] }, [4, 12, 12], [16]].compactMap { $0 }
+            var base: (spec: Spec, shape: [Int])?
+            for shape in shapes where base == nil {
+                let spec = Spec(name, args: Array(words))
+                if (try? build(spec, shape, registries)) != nil { base = (spec, shape) }
+            }
+            let found = try XCTUnwrap(base, "\(name): no input shape fits its example '\(entry.help.example)'")
+            // Each option changed from its default, where the layer accepts another value.
+            var changed: [(key: String, value: String)] = []
+            for option in entry.help.options {
+                for value in alternatives(option.defaultValue) {
+                    var spec = found.spec
+                    spec.options = changed + [(option.key, value)]
+                    if (try? build(spec, found.shape, registries)) != nil {
+                        changed.append((option.key, value))
+                        break
+                    }
+                }
+            }
+            for options in [changed, changed.reversed()] {
+                var spec = found.spec
+                spec.options = options
+                try checkRoundTrip(spec, shape: found.shape, registries: registries)
+            }
+            checked.append("\(name) \(changed.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        }
+        XCTAssertTrue(checked.contains { $0.hasPrefix("conv2d") && $0.contains("stride=") && $0.contains("padding=") }, "\(checked)")
+        XCTAssertTrue(checked.contains { $0.hasPrefix("maxpool2d") && $0.contains("stride=") && $0.contains("padding=") }, "\(checked)")
+        print("RoundTripTests: \(checked.count) layers: \(checked.joined(separator: "; "))")
+    }
+
+    private func checkRoundTrip(_ spec: Spec, shape: [Int], registries: Registries, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try build(spec, shape, registries)
+        // Weights that are not the initial ones, and buffers moved off theirs.
+        for (i, p) in model.parameters.enumerated() {
+            for j in 0..<p.count { p.value.data[j] = Float((i * 31 + j) % 17) * 0.125 - 1 }
+        }
+        let path = folder.appendingPathComponent("\(spec.name).safetensors").path
+        let random = RandomGenerator(seed: 3)
+        let saved = try Checkpoint.file(model: model, history: [], loss: nil, optimizer: nil, schedule: .none,
+                                        random: random, training: false, version: "test")
+        try saved.write(to: path)
+        let what = "\(spec.text) on \(shape)"
+        // Rebuilt from the file alone.
+        let fresh = try Checkpoint.load(path: path, into: nil, dataShape: nil, registries: registries, random: RandomGenerator(seed: 9))
+        fresh.commit()
+        XCTAssertEqual(fresh.model.specs, model.specs, what, file: file, line: line)
+        XCTAssertEqual(fresh.model.definition, model.definition, what, file: file, line: line)
+        XCTAssertEqual(Array(fresh.model.parameterStorage.buffer), Array(model.parameterStorage.buffer), what, file: file, line: line)
+        // Into the same model, its weights scrambled first.
+        let saved2 = Array(model.parameterStorage.buffer)
+        for p in model.parameters { p.value.fill(0.5) }
+        let into = try Checkpoint.load(path: path, into: model, dataShape: nil, registries: registries, random: RandomGenerator(seed: 9))
+        into.commit()
+        XCTAssertEqual(Array(model.parameterStorage.buffer), saved2, what, file: file, line: line)
+    }
+}
