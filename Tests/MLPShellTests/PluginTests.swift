@@ -9,7 +9,7 @@ import MLPEngine
 final class PluginTests: FolderTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
-        for name in ["Activations", "Tabular"] where !FileManager.default.fileExists(atPath: Self.library(name)) {
+        for name in ["Activations", "Tabular", "Swish"] where !FileManager.default.fileExists(atPath: Self.library(name)) {
             XCTFail("\(Self.library(name)) is missing: run scripts/build-plugins")
             throw XCTSkip("plugins not built")
         }
@@ -102,6 +102,28 @@ final class PluginTests: FolderTestCase {
         XCTAssertTrue(without.err.contains("unknown layer 'layer_norm'") && without.err.contains("plugin load"), without.err)
         let bad = try mlpsh("plugin load Tabular; data train csv path=\(file) label=nope")
         XCTAssertTrue(bad.err.contains("no label column 'nope' among a, b, label"), bad.err)
+    }
+
+    /// plugins/README.md's guide: its code is plugins/Swish as it is (so it cannot drift), and
+    /// that plugin builds (scripts/build-plugins), loads, documents itself and passes gradcheck.
+    func testTheGuidesPluginIsTheCodeThatBuildsAndPassesGradcheck() throws {
+        let root = Fixtures.packageFolder
+        let guide = try String(contentsOf: root.appendingPathComponent("plugins/README.md"), encoding: .utf8)
+        // The guide's ```swift blocks, their three-space indent removed.
+        let blocks = guide.components(separatedBy: "```swift\n").dropFirst().map { block in
+            block.components(separatedBy: "   ```")[0].split(separator: "\n", omittingEmptySubsequences: false)
+                .map { $0.hasPrefix("   ") ? String($0.dropFirst(3)) : String($0) }.joined(separator: "\n")
+        }
+        for file in ["plugins/Swish/Package.swift", "plugins/Swish/Sources/Swish/Swish.swift"] {
+            let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
+            XCTAssertTrue(blocks.contains(text), "plugins/README.md does not show \(file) as it is")
+        }
+        let r = try mlpsh("plugin load Swish; help swish; model; linear 4 3; swish beta=1.5; end; summary; gradcheck swish")
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("x·σ(beta·x)") && r.out.contains("swish beta=1.5"), r.out)
+        XCTAssertTrue(r.out.contains("swish beta=1.5"), r.out)
+        XCTAssertFalse(r.out.contains("FAIL"), r.out)
+        XCTAssertTrue(r.out.lowercased().contains("ok"), r.out)
     }
 
     // MARK: - Worked numbers, as PyTorch gives them
