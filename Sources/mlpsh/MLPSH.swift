@@ -40,7 +40,8 @@ struct MLPSH: ParsableCommand {
               ./data/mnist       where MNIST is looked for (scripts/fetch-mnist puts it there)
 
             Type 'help' at the prompt, or run mlpsh -c help, for the commands.
-            """)
+            """,
+        version: "mlpsh \(mlpshVersion) (engine \(engineVersion))")
 
     @Option(name: .customShort("c"), help: ArgumentHelp("Run these commands (separated by ';') and exit.", valueName: "commands"))
     var commands: String?

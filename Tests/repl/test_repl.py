@@ -51,6 +51,15 @@ def test_prompts_and_block_continuation(home):
     c.expect(pexpect.EOF)
 
 
+def test_data_at_the_prompt_says_what_was_loaded(home):
+    c = spawn(home, "--norc")
+    c.sendline("data train synthetic classes=3 features=4 n=60")
+    c.expect("train: synthetic \\(60 samples, 4 features, 3 classes\\)")
+    c.expect(PROMPT)
+    c.sendeof()
+    c.expect(pexpect.EOF)
+
+
 def test_errors_keep_the_session(home):
     c = spawn(home, "--norc")
     c.sendline("set x 5")

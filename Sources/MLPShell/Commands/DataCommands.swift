@@ -16,7 +16,9 @@ func dataCommands() -> [Command] {
                     guard Lexer.isVariableName(name) else { throw EngineError("'\(name)' is not a data set name (letters, digits and _)") }
                     let entry = try s.registries.datasets.lookup(source)
                     let options = try Options(inv.options, specs: entry.options, owner: "data \(source)")
-                    s.datasets[name] = try entry.make(DatasetArguments(options: options, random: s.random))
+                    let data = try entry.make(DatasetArguments(options: options, random: s.random))
+                    s.datasets[name] = data
+                    if s.atPrompt { s.console.print("\(name): \(printable(data.summary))") }
                 }),
     ]
 }

@@ -71,12 +71,17 @@ func sessionCommands() -> [Command] {
                     s.console.print("cpu: \(BLAS.configuration), \(BLAS.coreName) kernels, \(BLAS.threads) threads (\(BLAS.threadCount.source)) of \(BLAS.cores) cores")
                     if let c = Distributed.communicator { s.console.print(c.summary) }
                 }),
-        Command(name: "include", group: "Session", usage: "include FILE",
+        Command(name: "include", group: "Session", usage: "include FILE [NAME=VALUE ...]",
                 summary: "runs another script; its errors are reported at its own lines",
-                arguments: [.path], example: "include setup.mlp", run: { inv, _, s in
-                    try expectArguments(inv, 1...1, usage: "include FILE")
+                details: """
+                    NAME=VALUE defines variables for the file as on the command line: while it runs they win
+                    over its 'set NAME', and one the file never uses ($NAME) is an error.
+                    """,
+                arguments: [.path], example: "include Examples/mnist_mlp.mlp epochs=1", delegatesOptions: true, run: { inv, _, s in
+                    try expectArguments(inv, 1...1, usage: "include FILE [NAME=VALUE ...]")
+                    if let again = inv.repeatedOption { throw EngineError("include: \(again)= is given twice") }
                     guard let interpreter = s.interpreter else { throw EngineError("include needs an interpreter") }
-                    try interpreter.include(path: inv.positional[0])
+                    try interpreter.include(path: inv.positional[0], variables: inv.options)
                 }),
         Command(name: "quit", group: "Session", usage: "quit [STATUS]", summary: "leaves mlpsh",
                 example: "quit", run: quit),

@@ -149,6 +149,22 @@ func makeTrainer(_ s: Session, training: Bool = true) throws -> Trainer {
     return trainer
 }
 
+/// A model whose last layer does not suit its loss trains badly without an error: softmax
+/// before cross_entropy (which applies log-softmax itself, as nn.CrossEntropyLoss) is softmax
+/// twice, and nll wants log-probabilities.
+func outputWarning(model: Sequential, loss: Loss) -> String? {
+    guard let last = model.layers.last?.kind else { return nil }
+    let lossName = loss.definition.split(separator: " ").first.map(String.init) ?? ""
+    switch (last, lossName) {
+    case ("softmax", "cross_entropy"):
+        return "the model ends in softmax, and cross_entropy applies softmax itself (as nn.CrossEntropyLoss): softmax twice trains badly; remove the last softmax (or end in log_softmax and use 'loss nll')"
+    case ("softmax", "nll"):
+        return "the model ends in softmax, but nll expects log-probabilities: end in log_softmax instead"
+    default:
+        return nil
+    }
+}
+
 /// `train`: the engine runs the loop; the shell wires its hooks to the progress bar, the
 /// epoch line and the CSV log.
 private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
@@ -164,6 +180,7 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     var logStarted = false
     let trainer = try makeTrainer(s)
     let data = try s.requireDataset("train")
+    if let warning = outputWarning(model: trainer.model, loss: trainer.loss) { s.console.writeError("warning: \(warning)\n") }
     let progress = ProgressReporter(console: s.console, samplesPerEpoch: data.count)
     let events = try board.flatMap { Distributed.isLead ? try TensorBoardWriter(folder: $0) : nil }
     s.runs.begin(runRecord(s, trainer, command: inv, name: o.has("name") ? o.string("name") : ""))

@@ -64,7 +64,9 @@ public final class Interpreter {
     public func cancelBlock() { block = nil }
 
     /// Runs the file at `path` as a script, reporting errors at its own lines.
-    public func include(path: String) throws {
+    /// Runs the script at `path`. `variables` are defined for it as on the command line: they
+    /// win over its `set` while it runs (then the session's own come back), and each must be used.
+    public func include(path: String, variables: [String: String] = [:]) throws {
         guard includeDepth < Self.maxIncludeDepth else {
             throw EngineError("include is nested more than \(Self.maxIncludeDepth) deep (does a file include itself?)")
         }
@@ -72,8 +74,23 @@ public final class Interpreter {
         guard !bytes.contains(0), let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]) else {
             throw EngineError("\(path): cannot be read as UTF-8 text")
         }
+        if !variables.isEmpty {
+            let used = Runner.variablesUsed(in: text, file: path)
+            for name in variables.keys.sorted() where !used.contains(name) {
+                let known = used.sorted()
+                var message = "include: \(name)=\(variables[name]!) is given, but \(path) never uses $\(name)"
+                message += known.isEmpty ? " (it uses no variables)" : " (it uses \(known.map { "$" + $0 }.joined(separator: ", ")))"
+                if let near = nearestName(to: name, in: known) { message += "; did you mean '\(near)'?" }
+                throw EngineError(message)
+            }
+        }
+        let saved = session.overrides
+        session.overrides.merge(variables) { _, given in given }
         includeDepth += 1
-        defer { includeDepth -= 1 }
+        defer {
+            includeDepth -= 1
+            session.overrides = saved
+        }
         try run(source: text, file: path)
     }
 

@@ -34,11 +34,7 @@ public final class Runner {
     /// expands is most likely a typo (`epoch=2` for `epochs=2`): an error, before anything runs.
     func checkVariablesAreUsed(in text: String, file: String) throws {
         guard !session.overrides.isEmpty else { return }
-        var visited = Set<String>()
-        let used = Lexer.referencedVariables(in: text, including: { path in
-            guard visited.insert(path).inserted, visited.count <= 64 else { return nil }
-            return try? String(contentsOfFile: path, encoding: .utf8)
-        })
+        let used = Self.variablesUsed(in: text, file: file)
         for name in session.overrides.keys.sorted() where !used.contains(name) {
             let known = used.sorted()
             var message = "\(name)=\(session.overrides[name]!) is given on the command line, but \(file) never uses $\(name)"
@@ -46,6 +42,17 @@ public final class Runner {
             if let near = nearestName(to: name, in: known) { message += "; did you mean '\(near)'?" }
             throw ShellError(message, at: nil)
         }
+    }
+
+    /// The variables `text` and the files it includes expand. Included files are read as
+    /// `include` reads them: regular files of at most `maximumScriptSize` bytes, each once.
+    static func variablesUsed(in text: String, file: String) -> Set<String> {
+        var visited: Set<String> = [file]
+        return Lexer.referencedVariables(in: text, including: { path in
+            guard visited.insert(path).inserted, visited.count <= 64,
+                  let bytes = try? readFileBytes(path, limit: maximumScriptSize, inflate: false) else { return nil }
+            return String(decoding: bytes, as: UTF8.self)
+        })
     }
 
     /// Runs a script read from standard input.

@@ -35,6 +35,8 @@ public final class Session {
     public var variables: [String: String] = [:]
     /// Variables given on the command line: they win over `set`.
     public var overrides: [String: String] = [:]
+    /// Whether commands are typed at the prompt (which says what a quiet command did).
+    public var atPrompt = false
 
     /// Data sets by name ("train", "test", ...), in the order loaded.
     public var datasets: [String: Dataset] = [:]

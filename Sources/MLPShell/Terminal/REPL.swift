@@ -31,6 +31,7 @@ public final class REPL {
     public func run() -> Int32 {
         let interpreter = runner.interpreter
         Signals.install(interactive: true)
+        runner.session.atPrompt = true
         if loadRC { runRC() }
         var blockLines: [String] = []
         while true {

@@ -1,0 +1,48 @@
+import Foundation
+import XCTest
+@testable import MLPShell
+@testable import MLPEngine
+
+/// A newcomer's second hour: the version, include with variables, a softmax before
+/// cross_entropy, and what `data` says at the prompt (tested through a terminal in Tests/repl).
+final class SecondHourTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mlpsh-second-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    func testVersion() throws {
+        let r = try Fixtures.mlpsh(["--version"], in: folder)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "mlpsh \(mlpshVersion) (engine \(engineVersion))\n")
+    }
+
+    /// `include FILE NAME=VALUE` works as NAME=VALUE on the command line: it wins over the
+    /// file's `set`, only while the file runs, and one the file never uses is an error.
+    func testIncludeTakesVariablesAsTheCommandLineDoes() throws {
+        let script = folder.appendingPathComponent("ex.mlp")
+        try "set epochs 50\necho training for $epochs epochs\n".write(to: script, atomically: true, encoding: .utf8)
+        let r = try Fixtures.mlpsh(["-c", "include \(script.path) epochs=1; echo after: $epochs; include \(script.path)"], in: folder)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "training for 1 epochs\nafter: 50\ntraining for 50 epochs\n")
+        let typo = try Fixtures.mlpsh(["-c", "include \(script.path) epoch=1"], in: folder)
+        XCTAssertEqual(typo.status, 1)
+        XCTAssertTrue(typo.err.contains("epoch=1 is given, but \(script.path) never uses $epoch") && typo.err.contains("did you mean 'epochs'"), typo.err)
+        XCTAssertFalse(typo.out.contains("training"), typo.out)
+    }
+
+    func testASoftmaxBeforeCrossEntropyIsWarnedAbout() throws {
+        let setup = "seed 1; data train synthetic classes=3 features=4 n=60; model; linear 4 3; softmax; end; optim sgd lr=0.1"
+        let r = try Fixtures.mlpsh(["-c", "\(setup); loss cross_entropy; train epochs=1 batch=20"], in: folder)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("warning: the model ends in softmax, and cross_entropy applies softmax itself"), r.err)
+        let nll = try Fixtures.mlpsh(["-c", "\(setup); loss nll; train epochs=1 batch=20"], in: folder)
+        XCTAssertTrue(nll.err.contains("nll expects log-probabilities"), nll.err)
+        let fine = try Fixtures.mlpsh(["-c", "\(setup.replacingOccurrences(of: "softmax", with: "relu")); loss cross_entropy; train epochs=1 batch=20"], in: folder)
+        XCTAssertFalse(fine.err.contains("warning"), fine.err)
+    }
+}
