@@ -146,4 +146,18 @@ final class EngineAPITests: XCTestCase {
         XCTAssertEqual(try trainer.fit(data, epochs: 1, batch: 16, shuffle: false), .interrupted(epoch: 2, batches: 2, of: 3))
         XCTAssertEqual(trainer.history.count, 2)
     }
+
+    /// The common case in one line each: save a model, and load it back rebuilt with its weights.
+    func testSaveAndLoadInOneLine() throws {
+        let random = RandomGenerator(seed: 5)
+        let model = Sequential(layers: [Linear(inputWidth: 4, outputWidth: 3, random: random), ReLU(shape: [3]),
+                                        Linear(inputWidth: 3, outputWidth: 2, random: random)], inputShape: [4])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("api-\(UUID()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Checkpoint.save(model, to: path)
+        let back = try Checkpoint.load(path)
+        XCTAssertEqual(back.definition, model.definition)
+        XCTAssertEqual(back.inputShape, [4])
+        XCTAssertEqual(Array(back.parameterStorage.buffer), Array(model.parameterStorage.buffer))
+    }
 }

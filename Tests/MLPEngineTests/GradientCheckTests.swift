@@ -25,6 +25,33 @@ final class GradientCheckTests: XCTestCase {
     }
 
     /// The check can fail: a layer whose backward is wrong is caught.
+    /// hardtanh (clamp to [-1, 1]) has kinks at ±1: a correct one passes on vectors and images,
+    /// and one whose derivative is wrong between the kinks still fails.
+    func testHardtanhsKinksAreKeptAwayFromAndAWrongOneStillFails() {
+        final class HardTanh: ElementwiseLayer {
+            let slope: Float
+            init(shape: [Int], slope: Float) {
+                self.slope = slope
+                super.init(kind: "hardtanh", shape: shape)
+            }
+            override func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+                for i in 0..<n { y[i] = min(1, max(-1, x[i])) }
+            }
+            override func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                     _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+                for i in 0..<n { dx[i] = x[i] > -1 && x[i] < 1 ? dy[i] * slope : 0 }
+            }
+        }
+        for shape in [[5], [2, 4, 4]] {
+            for training in [false, true] {
+                let good = GradientCheck.check(HardTanh(shape: shape, slope: 1), inputShape: shape, label: "hardtanh", training: training)
+                XCTAssertTrue(good.passed, "\(shape): \(good.failures)")
+                let bad = GradientCheck.check(HardTanh(shape: shape, slope: 0.9), inputShape: shape, label: "hardtanh", training: training)
+                XCTAssertFalse(bad.passed, "\(shape)")
+            }
+        }
+    }
+
     func testAWrongBackwardFailsTheCheck() {
         final class Wrong: ElementwiseLayer {
             override func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {

@@ -116,6 +116,21 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(try SafeTensors(entries: original.entries, metadata: parsed.metadata).serialized(), bytes)
     }
 
+    /// A PyTorch file (torch.save: a zip archive, or an old-format pickle) is named as such,
+    /// with the one line of Python that writes safetensors instead.
+    func testPyTorchFilesAreRecognisedWithWhatToDo() throws {
+        for (file, first, what) in [("model.pt", [0x50, 0x4B, 0x03, 0x04] as [UInt8], "zip archive"), ("old.pt", [0x80, 0x02], "pickle")] {
+            let path = folder.appendingPathComponent(file).path
+            try Data(first + [UInt8](repeating: 0x41, count: 600)).write(to: URL(fileURLWithPath: path))
+            for m in [message { _ = try SafeTensors(path: path) },
+                      message { _ = try SafeTensors(parsing: first + [UInt8](repeating: 0x41, count: 600), name: path) }] {
+                XCTAssertTrue(m.contains(path) && m.contains(what) && m.contains("torch.save"), m)
+                XCTAssertTrue(m.contains("save_file(model.state_dict()"), m)
+                XCTAssertFalse(m.contains("header claims"), m)
+            }
+        }
+    }
+
     func testRoundTripThroughAFile() throws {
         let path = folder.appendingPathComponent("t.safetensors").path
         try sample().write(to: path)

@@ -256,6 +256,30 @@ final class ResultTests: FolderTestCase {
         XCTAssertEqual(m.accuracy, 0.5)
     }
 
+    /// F1 and the macro averages as scikit-learn's classification_report gives them: truth
+    /// [0, 0, 0, 1, 1, 2], predicted [0, 0, 1, 1, 2, 2]: precision 1, 0.5, 0.5; recall 2/3,
+    /// 0.5, 1; F1 0.8, 0.5, 2/3; macro 0.6667, 0.7222, 0.6556.
+    func testConfusionGivesF1AndMacroAverages() {
+        var m = ConfusionMatrix(classes: 4)
+        for (t, p) in [(0, 0), (0, 0), (0, 1), (1, 1), (1, 2), (2, 2)] { m.add(truth: t, predicted: p) }
+        XCTAssertEqual(m.f1(0)!, 0.8, accuracy: 1e-12)
+        XCTAssertEqual(m.f1(1)!, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(m.f1(2)!, 2.0 / 3, accuracy: 1e-12)
+        XCTAssertNil(m.f1(3))   // neither present nor predicted: not in the average
+        let macro = try! XCTUnwrap(m.macroAverage)
+        XCTAssertEqual(macro.precision, 2.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(macro.recall, (2.0 / 3 + 0.5 + 1) / 3, accuracy: 1e-12)
+        XCTAssertEqual(macro.f1, (0.8 + 0.5 + 2.0 / 3) / 3, accuracy: 1e-12)
+        let table = confusionTable(m, names: [], title: "t")
+        XCTAssertTrue(table.contains("f1"), table)
+        XCTAssertTrue(table.contains("macro avg") && table.contains("65.6%") && table.contains("72.2%"), table)
+        // A class present but never predicted right has F1 0.
+        var z = ConfusionMatrix(classes: 2)
+        z.add(truth: 0, predicted: 1)
+        XCTAssertEqual(z.f1(0), 0)
+        XCTAssertEqual(z.f1(1), 0)
+    }
+
     // MARK: - history and train log=
 
     func testCSVLogAgreesWithThePrintedLines() throws {

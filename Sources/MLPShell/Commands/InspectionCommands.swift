@@ -17,7 +17,7 @@ func inspectionCommands() -> [Command] {
                 options: [OptionSpec("show", "auto", "draw the image: true, false, or auto (on a terminal)")],
                 arguments: [.path], example: "predict test:0", run: predict),
         Command(name: "confusion", group: "Results", usage: "confusion [data=test]",
-                summary: "the confusion matrix on the test set, with each class's precision and recall",
+                summary: "the confusion matrix on the test set, with each class's precision, recall and F1, and their macro averages",
                 details: "Rows are the true classes and columns the predictions. The model runs in evaluation mode.",
                 options: [OptionSpec("data", "test", "the data set to evaluate")],
                 example: "confusion", run: { inv, o, s in
@@ -106,7 +106,8 @@ private func classNames(_ s: Session, count: Int) -> [String] {
     return (0..<count).map { $0 < names.count ? printable(names[$0]) : String($0) }
 }
 
-/// The matrix with true classes as rows, then each class's precision and recall.
+/// The matrix with true classes as rows, then each class's precision, recall and F1, and
+/// their macro averages.
 func confusionTable(_ m: ConfusionMatrix, names: [String], title: String) -> String {
     let label = { (c: Int) in c < names.count ? names[c] : String(c) }
     let cell = max(5, String(m.counts.max() ?? 0).count + 1)
@@ -120,10 +121,15 @@ func confusionTable(_ m: ConfusionMatrix, names: [String], title: String) -> Str
         out += left(rowName(t), rowTitle) + (0..<m.classes).map { pad(String(m[t, $0]), cell) }.joined() + "\n"
     }
     let pct = { (v: Double?) in v.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
-    out += "\n" + left("class", rowTitle) + pad("precision", 10) + pad("recall", 9) + pad("count", 8) + "\n"
+    out += "\n" + left("class", rowTitle) + pad("precision", 10) + pad("recall", 9) + pad("f1", 8) + pad("count", 8) + "\n"
     for c in 0..<m.classes {
         let count = (0..<m.classes).reduce(0) { $0 + m[c, $1] }
-        out += left(label(c), rowTitle) + pad(pct(m.precision(c)), 10) + pad(pct(m.recall(c)), 9) + pad(String(count), 8) + "\n"
+        out += left(label(c), rowTitle) + pad(pct(m.precision(c)), 10) + pad(pct(m.recall(c)), 9) + pad(pct(m.f1(c)), 8)
+            + pad(String(count), 8) + "\n"
+    }
+    if let macro = m.macroAverage {
+        out += left("macro avg", rowTitle) + pad(pct(macro.precision), 10) + pad(pct(macro.recall), 9) + pad(pct(macro.f1), 8)
+            + pad(String(m.total), 8) + "\n"
     }
     out += String(format: "accuracy: %.2f%% (%d of %d)\n", m.accuracy * 100, m.correct, m.total)
     return out

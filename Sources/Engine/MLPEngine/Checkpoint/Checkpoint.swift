@@ -99,6 +99,22 @@ public struct Checkpoint {
         }
     }
 
+    /// Saves `model` (and its `history`, and the `loss` it was trained with, when given) to a
+    /// safetensors file that PyTorch's `load_state_dict` and `Checkpoint.load` read: the common
+    /// case of `file(...)` in one line. The file is written atomically.
+    public static func save(_ model: Sequential, to path: String, history: [EpochResult] = [], loss: Loss? = nil) throws {
+        try file(model: model, history: history, loss: loss, optimizer: nil, schedule: .none,
+                 random: RandomGenerator(seed: 0), training: false, version: engineVersion).write(to: path)
+    }
+
+    /// The model saved at `path`, rebuilt from the file alone and with its weights: the common
+    /// case of `load(path:into:...)` and `commit()` in one line.
+    public static func load(_ path: String, registries: Registries = .shared) throws -> Sequential {
+        let checkpoint = try load(path: path, into: nil, dataShape: nil, registries: registries, random: RandomGenerator(seed: 0))
+        checkpoint.commit()
+        return checkpoint.model
+    }
+
     /// Reads and builds the file at `path`.
     public static func load(path: String, into model: Sequential?, dataShape: [Int]?,
                             registries: Registries = .shared, random: RandomGenerator) throws -> Checkpoint {

@@ -113,11 +113,26 @@ public struct SafeTensors {
 
     // MARK: - Reading
 
+    /// A file of another well-known format, recognised by its first bytes: PyTorch's
+    /// `torch.save` (a zip archive, or a bare pickle in the old format), and what to do instead.
+    static func otherFormat(_ first: [UInt8], name: String) -> EngineError? {
+        let howTo = "in Python, save the weights as safetensors instead: "
+            + "from safetensors.torch import save_file; save_file(model.state_dict(), \"model.safetensors\")"
+        if first.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            return EngineError("\(name) is a zip archive, as torch.save writes (a .pt or .pth file), not safetensors: \(howTo)")
+        }
+        if first.count >= 2, first[0] == 0x80, (2...5).contains(first[1]) {
+            return EngineError("\(name) is a Python pickle, as torch.save writes in its old format, not safetensors: \(howTo)")
+        }
+        return nil
+    }
+
     /// Parses and checks a whole file's bytes: header length, JSON, dtypes, shapes against
     /// offsets, offsets inside the data, in order and without overlap.
     public init(parsing data: [UInt8], name: String) throws {
         func fail(_ why: String) -> EngineError { EngineError("\(name): not a valid safetensors file: \(why)") }
         guard data.count >= 8 else { throw fail("only \(data.count) bytes; the header length alone needs 8") }
+        if let other = Self.otherFormat(Array(data.prefix(8)), name: name) { throw other }
         var n: UInt64 = 0
         for i in (0..<8).reversed() { n = n << 8 | UInt64(data[i]) }
         guard n <= UInt64(Self.maxHeaderSize) else { throw fail("the header claims \(n) bytes, more than the limit of \(Self.maxHeaderSize)") }
@@ -194,6 +209,7 @@ public struct SafeTensors {
         guard size >= 8 else { throw fail("only \(size) bytes; the header length alone needs 8") }
         var prefix = [UInt8](repeating: 0, count: 8)
         guard pread(fd, &prefix, 8, 0) == 8 else { throw fail("the header length cannot be read") }
+        if let other = Self.otherFormat(prefix, name: path) { throw other }
         var n: UInt64 = 0
         for i in (0..<8).reversed() { n = n << 8 | UInt64(prefix[i]) }
         guard n <= UInt64(Self.maxHeaderSize) else { throw fail("the header claims \(n) bytes, more than the limit of \(Self.maxHeaderSize)") }

@@ -31,6 +31,24 @@ public struct ConfusionMatrix: Equatable {
         let actual = (0..<classes).reduce(0) { $0 + self[c, $1] }
         return actual == 0 ? nil : Double(self[c, c]) / Double(actual)
     }
+
+    /// The harmonic mean of precision and recall, 2PR / (P + R); nil when the class was neither
+    /// present nor predicted, 0 when it was but never predicted right.
+    public func f1(_ c: Int) -> Double? {
+        if precision(c) == nil && recall(c) == nil { return nil }
+        let p = precision(c) ?? 0, r = recall(c) ?? 0
+        return p + r == 0 ? 0 : 2 * p * r / (p + r)
+    }
+
+    /// Precision, recall and F1 averaged over the classes present or predicted, each class
+    /// counting once (scikit-learn's macro average: an undefined precision or recall counts as 0).
+    public var macroAverage: (precision: Double, recall: Double, f1: Double)? {
+        let seen = (0..<classes).filter { precision($0) != nil || recall($0) != nil }
+        guard !seen.isEmpty else { return nil }
+        let n = Double(seen.count)
+        return (seen.reduce(0) { $0 + (precision($1) ?? 0) } / n, seen.reduce(0) { $0 + (recall($1) ?? 0) } / n,
+                seen.reduce(0) { $0 + (f1($1) ?? 0) } / n)
+    }
 }
 
 extension Sequential {

@@ -54,22 +54,24 @@ public enum GradientCheck {
         return reports
     }
 
-    /// An input 3x5 whose values are at least 0.2 from 0, so that kinks (relu at 0) are more
-    /// than a step away.
+    /// An input 3x5 whose values are at least 0.2 from 0 and 0.05 from ±1, so that the usual
+    /// kinks (relu at 0, hardtanh and clamps at ±1) are more than a step away.
     static func input(_ random: inout RandomSource) -> [Float] {
         (0..<15).map { _ in
-            let magnitude = 0.2 + 0.8 * random.uniform()
+            var magnitude: Float
+            repeat { magnitude = 0.2 + 0.8 * random.uniform() } while abs(magnitude - 1) < 0.05
             return random.uniform() < 0.5 ? -magnitude : magnitude
         }
     }
 
-    /// `count` distinct values 0.05 apart in a random order, none within 0.2 of 0: no two in a
-    /// pooling window within a step of each other, and no value near relu's kink.
+    /// `count` distinct values 0.05 apart in a random order, halfway between multiples of 0.05
+    /// and none within 0.2 of 0: no two in a pooling window within a step of each other, and
+    /// no value within a step of a kink at a round number (0, ±0.5, ±1, 6, ...).
     static func spacedInput(_ count: Int, _ random: inout RandomSource) -> [Float] {
         var values: [Float] = []
         var k = 0
         while values.count < count {
-            let v = Float(k - count / 2 - 4) * 0.05
+            let v = (Float(k - count / 2 - 4) + 0.5) * 0.05
             if abs(v) >= 0.2 { values.append(v) }
             k += 1
         }
