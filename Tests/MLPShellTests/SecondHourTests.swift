@@ -45,4 +45,17 @@ final class SecondHourTests: XCTestCase {
         let fine = try Fixtures.mlpsh(["-c", "\(setup.replacingOccurrences(of: "softmax", with: "relu")); loss cross_entropy; train epochs=1 batch=20"], in: folder)
         XCTAssertFalse(fine.err.contains("warning"), fine.err)
     }
+
+    /// A layer that takes its input's shape, first in a model defined before any data, is an
+    /// error (it was a 1-wide layer); a test set alone gives the shape as train does.
+    func testAModelBeforeItsDataSaysTheShapeIsUnknown() throws {
+        for first in ["flatten", "relu", "dropout p=0.1"] {
+            let r = try Fixtures.mlpsh(["-c", "model; \(first); linear 784 120; end"], in: folder)
+            XCTAssertEqual(r.status, 1, "\(first): \(r.out)")
+            XCTAssertTrue(r.err.contains("the input's shape is unknown") || r.err.contains("the input width is unknown"), r.err)
+        }
+        let r = try Fixtures.mlpsh(["-c", "data test synthetic classes=3 features=4 n=30; model; flatten; linear 3; end; summary"], in: folder)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("linear(4 -> 3)"), r.out)
+    }
 }

@@ -36,7 +36,7 @@ func checkpoint(of s: Session, optimizer withOptimizer: Bool) throws -> SafeTens
 /// does the session take the model, weights, history, optimizer, loss, schedule and random
 /// state, so a file that fails changes nothing.
 func restore(_ s: Session, from file: SafeTensors, name: String) throws {
-    let c = try Checkpoint.read(file, name: name, into: s.model, dataShape: s.datasets["train"]?.sampleShape,
+    let c = try Checkpoint.read(file, name: name, into: s.model, dataShape: s.dataShape,
                                 registries: s.registries, random: s.random)
     s.install(c)
 }

@@ -159,7 +159,7 @@ public final class Interpreter {
             specs.append(Spec(inv.name, args: inv.positional, options: options))
         }
         do {
-            let model = try Sequential.build(specs, inputShape: session.datasets["train"]?.sampleShape,
+            let model = try Sequential.build(specs, inputShape: session.dataShape,
                                              registries: session.registries, random: session.random)
             session.setModel(model)
         } catch let e as LayerBuildError {

@@ -40,6 +40,12 @@ public final class Session {
 
     /// Data sets by name ("train", "test", ...), in the order loaded.
     public var datasets: [String: Dataset] = [:]
+
+    /// The shape of one sample, which a model's first layer takes: train's, else test's, else
+    /// that of the first data set by name.
+    public var dataShape: [Int]? {
+        (datasets["train"] ?? datasets["test"] ?? datasets.keys.sorted().first.flatMap { datasets[$0] })?.sampleShape
+    }
     public private(set) var model: Sequential?
     public var loss: Loss?
     public private(set) var optimizer: Optimizer?

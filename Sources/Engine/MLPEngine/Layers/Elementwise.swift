@@ -58,5 +58,8 @@ open class ElementwiseLayer: Layer {
 public func makeElementwise(_ args: LayerArguments, kind: String,
                      _ make: ([Int]) throws -> Layer) throws -> Layer {
     try args.expectPositional(atMost: 0, usage: kind)
-    return try make(args.inputShape ?? [])
+    guard let shape = args.inputShape else {
+        throw EngineError("\(kind): the input's shape is unknown: load data first ('data train mnist'), or begin the model with a layer that says its input ('linear 784 120')")
+    }
+    return try make(shape)
 }
