@@ -117,9 +117,12 @@ def test_tensorboard_reads_the_printed_numbers(tmp_path):
     store = tmp_path / "runs.sqlite"
     p = mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=3 batch=32 tensorboard=tb", tmp_path)
     assert p.returncode == 0, p.stderr
-    files = os.listdir(tmp_path / "tb")
+    # Each run in a folder of its own: run-ID when unnamed.
+    run_id = rows(store, "SELECT id FROM runs")[-1][0]
+    assert os.listdir(tmp_path / "tb") == [f"run-{run_id}"]
+    files = os.listdir(tmp_path / "tb" / f"run-{run_id}")
     assert len(files) == 1 and files[0].startswith("events.out.tfevents.")
-    ea = accumulator.EventAccumulator(str(tmp_path / "tb" / files[0]))
+    ea = accumulator.EventAccumulator(str(tmp_path / "tb" / f"run-{run_id}" / files[0]))
     ea.Reload()
     scalars = {t: [(e.step, e.value) for e in ea.Scalars(t)] for t in ea.Tags()["scalars"]}
     assert set(scalars) == {"loss/train", "loss/test", "accuracy/train", "accuracy/test", "lr"}
@@ -128,6 +131,17 @@ def test_tensorboard_reads_the_printed_numbers(tmp_path):
         values = dict(scalars[t][step] for t in scalars if scalars[t][step][0] == step) and {t: scalars[t][step][1] for t in scalars}
         assert line(step, values["loss/train"], values["accuracy/train"], values["loss/test"], values["accuracy/test"]) == text
         assert abs(values["lr"] - 0.1) < 1e-7
+
+
+def test_named_runs_get_a_tensorboard_folder_each(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    for name in ("A", "B", "../x/y"):
+        p = mlpsh(store, SETUP.format(lr=0.1) + f"; train epochs=1 batch=32 tensorboard=tb name={name}", tmp_path)
+        assert p.returncode == 0, p.stderr
+    assert sorted(os.listdir(tmp_path / "tb")) == [".._x_y", "A", "B"]
+    for folder in ("A", "B", ".._x_y"):
+        files = os.listdir(tmp_path / "tb" / folder)
+        assert len(files) == 1 and files[0].startswith("events.out.tfevents."), files
 
 
 def test_compare_and_plot_three_runs(tmp_path):

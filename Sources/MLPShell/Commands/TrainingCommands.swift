@@ -149,6 +149,18 @@ func makeTrainer(_ s: Session, training: Bool = true) throws -> Trainer {
     return trainer
 }
 
+/// The folder under tensorboard=DIR for a run: its name made a safe file name (letters,
+/// digits, '.', '-', '_'; others '_'; at most 100), else run-ID, else run-TIME when the run
+/// is not recorded.
+func tensorBoardRunFolder(name: String, id: Int64?) -> String {
+    let safe = String(name.unicodeScalars.prefix(100).map { c -> Character in
+        c.isASCII && (CharacterSet.alphanumerics.contains(c) || "._-".unicodeScalars.contains(c)) ? Character(c) : "_"
+    })
+    if !safe.isEmpty, safe.contains(where: { $0 != "." && $0 != "_" }) { return safe }
+    if let id { return "run-\(id)" }
+    return "run-" + String(Int(Date().timeIntervalSince1970))
+}
+
 /// A model whose last layer does not suit its loss trains badly without an error: softmax
 /// before cross_entropy (which applies log-softmax itself, as nn.CrossEntropyLoss) is softmax
 /// twice, and nll wants log-probabilities.
@@ -182,13 +194,18 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     let data = try s.requireDataset("train")
     if let warning = outputWarning(model: trainer.model, loss: trainer.loss) { s.console.writeError("warning: \(warning)\n") }
     let progress = ProgressReporter(console: s.console, samplesPerEpoch: data.count)
-    let events = try board.flatMap { Distributed.isLead ? try TensorBoardWriter(folder: $0) : nil }
-    s.runs.begin(runRecord(s, trainer, command: inv, name: o.has("name") ? o.string("name") : ""))
-    if let log { s.runs.wrote(log) }
-    if let events { s.runs.wrote(events.path) }
+    let runName = o.has("name") ? o.string("name") : ""
+    s.runs.begin(runRecord(s, trainer, command: inv, name: runName))
     let started = DispatchTime.now().uptimeNanoseconds
     var status = "failed"
     defer { s.runs.end(status: status, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
+    // Each run in a folder of its own under DIR, as SummaryWriter's log_dir: TensorBoard shows
+    // one curve a run.
+    let events = try board.flatMap { dir in
+        Distributed.isLead ? try TensorBoardWriter(folder: dir + "/" + tensorBoardRunFolder(name: runName, id: s.runs.lastRun)) : nil
+    }
+    if let log { s.runs.wrote(log) }
+    if let events { s.runs.wrote(events.path) }
     trainer.hooks.batchEnded = { progress.update($0) }
     trainer.hooks.epochEnded = { [unowned trainer] result in
         progress.clear()
