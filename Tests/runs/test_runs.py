@@ -150,10 +150,14 @@ def test_compare_and_plot_three_runs(tmp_path):
         assert mlpsh(store, SETUP.format(lr=lr) + f"; train epochs=3 batch=32 name=lr{lr}", tmp_path).returncode == 0
     p = mlpsh(store, "runs; runs compare 1 2 3; plot loss runs=1,2,3 out=runs.svg; plot accuracy runs=1,3", tmp_path)
     assert p.returncode == 0, p.stderr
-    listing, compare = p.stdout.split("optimizer:", 1)
+    listing, compare = p.stdout.split("   setting", 1)
     assert all(f"lr{lr}" in listing for lr in (0.05, 0.1, 0.3))
-    assert "run 1: sgd lr=0.05" in compare and "run 3: sgd lr=0.3" in compare
-    assert "model:" not in compare, "settings that are the same are not listed"
+    # Side by side, one row a setting; the rows that differ first, marked with '*'.
+    rows = {line[3:].split()[0]: line for line in compare.splitlines()[1:] if line[3:].strip() and not line.startswith("run ")}
+    assert re.match(r"^\*  lr +0\.05 +0\.1 +0\.3$", rows["lr"]), rows["lr"]
+    assert re.match(r"^\*  name +lr0\.05 +lr0\.1 +lr0\.3$", rows["name"]), rows["name"]
+    assert rows["optimizer"].startswith("   ") and rows["optimizer"].split()[1:] == ["sgd"] * 3
+    assert rows["model"].startswith("   "), "a setting that is the same is not marked"
     svg = (tmp_path / "runs.svg").read_text()
     assert svg.count('class="series"') == 3 and "run 2 lr0.1" in svg
     p = mlpsh(store, "runs rm 2; runs; runs show 2", tmp_path)

@@ -11,8 +11,8 @@ func runCommands() -> [Command] {
                 (~/.local/share/mlpsh/runs.sqlite). 'runs' lists one row a run: id, started, status (running,
                 finished, interrupted, failed), epochs, the last test_acc, seconds, name. 'runs show ID' tells all
                 of one run: what the session ran, the model, loss, optimizer, schedule, seed, threads, data sets,
-                each epoch's line and the files written. 'runs compare ID ID ...' lists the settings that differ,
-                then each run's final numbers. 'runs rm ID' deletes a run. 'plot loss runs=ID,ID' draws them.
+                each epoch's line and the files written. 'runs compare ID ID ...' shows the settings side by side,
+                one row a setting (lr  0.05  0.02), those that differ first and marked '*', then each run's final numbers. 'runs rm ID' deletes a run. 'plot loss runs=ID,ID' draws them.
                 """,
                 options: [OptionSpec("last", "20", "how many runs to list")], arguments: [.word, .run],
                 example: "runs compare 3 4", run: runs),
@@ -52,12 +52,7 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     case "compare":
         guard ids.count >= 2 else { throw EngineError("runs compare needs at least two run ids: 'runs compare 3 4'") }
         let list = try ids.map { try store.run($0) }
-        let all = list.map { Dictionary(settings($0), uniquingKeysWith: { a, _ in a }) }
-        var out = ""
-        for key in settings(list[0]).map(\.0) where Set(all.map { $0[key] ?? "" }).count > 1 {
-            out += "\(key):\n" + zip(list, all).map { "  run \($0.id): \(($1[key] ?? "").replacingOccurrences(of: "\n", with: " | "))\n" }.joined()
-        }
-        if out.isEmpty { out = "the runs' settings are the same\n" }
+        s.console.write(settingsTable(list))
         var csv = "run,name,status,epochs,train_loss,train_acc,test_loss,test_acc,seconds\n"
         for r in list {
             let e = r.epochs.last
@@ -68,7 +63,7 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
             csv += r.seconds.map { String(format: "%.1f", $0) } ?? "-"
             csv += "\n"
         }
-        s.console.write(printable(out, keepingNewlines: true) + "\n" + alignedTable(printable(csv, keepingNewlines: true)))
+        s.console.write("\n" + alignedTable(printable(csv, keepingNewlines: true)))
     case "rm":
         try expectArguments(inv, 2...2, usage: "runs rm ID")
         try store.remove(ids[0])
@@ -78,6 +73,58 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         if let near = nearestName(to: verb, in: ["show", "compare", "rm"]) { msg += "; did you mean '\(near)'?" }
         throw EngineError(msg)
     }
+}
+
+/// The runs' settings side by side, one row a setting (`lr  0.05  0.02`), as MLflow compares
+/// runs: the train command's options, the loss's, optimizer's and schedule's names and
+/// options, the model, seed, threads and data. Rows that differ come first, marked with '*'.
+func settingsTable(_ runs: [RunStore.Run]) -> String {
+    let columns = runs.map(flatSettings)
+    var keys: [String] = []
+    for c in columns { for (k, _) in c where !keys.contains(k) { keys.append(k) } }
+    let values = columns.map { Dictionary($0, uniquingKeysWith: { a, _ in a }) }
+    let differ = keys.filter { k in Set(values.map { $0[k] ?? "-" }).count > 1 }
+    let same = keys.filter { !differ.contains($0) }
+    func cell(_ text: String) -> String {
+        let flat = printable(text.replacingOccurrences(of: "\n", with: " | "))
+        return flat.count > 60 ? String(flat.prefix(59)) + "…" : flat
+    }
+    var rows = [["", "setting"] + runs.map { "run \($0.id)" }]
+    for k in differ { rows.append(["*", k] + values.map { cell($0[k] ?? "-") }) }
+    for k in same { rows.append(["", k] + values.map { cell($0[k] ?? "-") }) }
+    let widths = (0..<rows[0].count).map { i in rows.map { $0[i].count }.max() ?? 0 }
+    var out = differ.isEmpty ? "the runs' settings are the same\n" : ""
+    for row in rows {
+        let line = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        out += line.replacingOccurrences(of: " +$", with: "", options: .regularExpression) + "\n"
+    }
+    return out
+}
+
+/// A run's settings as (name, value) rows: components split into their name and options.
+private func flatSettings(_ r: RunStore.Run) -> [(String, String)] {
+    var rows: [(String, String)] = [("name", r.name)]
+    var seen = Set<String>()
+    func add(_ component: String, _ text: String, namesItself: Bool) {
+        var words = text.split(separator: " ").map(String.init)
+        if namesItself, let first = words.first, !first.contains("=") {
+            rows.append((component, first))
+            words.removeFirst()
+        }
+        for w in words {
+            guard let eq = w.firstIndex(of: "="), eq != w.startIndex else { continue }
+            var key = String(w[..<eq])
+            if seen.contains(key) { key = "\(component) \(key)" }
+            seen.insert(key)
+            rows.append((key, String(w[w.index(after: eq)...])))
+        }
+    }
+    add("train", r.command, namesItself: false)
+    add("loss", r.loss, namesItself: true)
+    add("optimizer", r.optimizer, namesItself: true)
+    add("schedule", r.schedule, namesItself: true)
+    rows += [("model", r.model), ("seed", String(r.seed)), ("threads", String(r.threads)), ("data", r.datasets)]
+    return rows
 }
 
 /// A run's settings, in the order compare and show list them.
