@@ -58,4 +58,35 @@ final class SecondHourTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.out.contains("linear(4 -> 3)"), r.out)
     }
+
+    /// A run's source is the statements that took effect, variables expanded and model lines
+    /// indented: refused lines and blocks are left out, and it replays as a script.
+    func testARunsSourceIsAScriptThatReproducesIt() throws {
+        let captured = CapturedConsole()
+        let runner = Runner(console: captured.console, variables: ["lr": "0.1"])
+        for line in ["set n 60", "data train synthetic classes=3 features=4 n=$n", "trian", "model", "linear 4 3", "nosuch", "end",
+                     "model", "linear 4 3", "end", "loss cross_entropy", "optim sgd lr=$lr", "help seed", "echo \"a b\" $$5"] {
+            _ = runner.guarded { try runner.interpreter.feed(line: line, location: nil) }
+        }
+        XCTAssertEqual(runner.session.transcript, ["set n 60", "data train synthetic classes=3 features=4 n=60", "model", "  linear 4 3", "end",
+                                                   "loss cross_entropy", "optim sgd lr=0.1", "echo \"a b\" $$5"])
+        // Through the run store: runs script gives it back with the train line, and it replays.
+        let store = folder.appendingPathComponent("runs.sqlite").path
+        let setup = "set n 60; data train synthetic classes=3 features=4 n=$n; trian"
+        _ = try Fixtures.mlpsh(["-c", setup], in: folder, environment: ["MLPSH_RUNS": store])
+        let first = try Fixtures.mlpsh(["-", "lr=0.1"], input: "set n 60\ndata train synthetic classes=3 features=4 n=$n\nmodel\n linear 4 3\nend\n"
+                                       + "loss cross_entropy\noptim sgd lr=$lr\ntrain epochs=2 batch=20\n", in: folder, environment: ["MLPSH_RUNS": store])
+        XCTAssertEqual(first.status, 0, first.err)
+        let script = try Fixtures.mlpsh(["-c", "runs script 1"], in: folder, environment: ["MLPSH_RUNS": store])
+        XCTAssertEqual(script.out, "set n 60\ndata train synthetic classes=3 features=4 n=60\nmodel\n  linear 4 3\nend\n"
+                       + "loss cross_entropy\noptim sgd lr=0.1\ntrain epochs=2 batch=20\n")
+        let replay = try Fixtures.mlpsh(["-"], input: script.out, in: folder, environment: ["MLPSH_RUNS": store])
+        XCTAssertEqual(replay.out, first.out)
+    }
+}
+
+/// A console that keeps what is written.
+private final class CapturedConsole {
+    var out = "", err = ""
+    lazy var console = Console(write: { [unowned self] in self.out += $0 }, writeError: { [unowned self] in self.err += $0 }, showsProgress: false)
 }

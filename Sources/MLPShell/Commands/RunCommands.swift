@@ -4,14 +4,15 @@ import MLPEngine
 /// The run history: every `train` as the store keeps it (see RunStore).
 func runCommands() -> [Command] {
     [
-        Command(name: "runs", group: "Results", usage: "runs [last=N] | runs show ID | runs compare ID ID ... | runs rm ID",
+        Command(name: "runs", group: "Results", usage: "runs [last=N] | runs show ID | runs script ID | runs compare ID ID ... | runs rm ID",
                 summary: "the run history: every train, with its settings and epochs",
                 details: """
                 Every train is recorded in a SQLite database: $MLPSH_RUNS, else $XDG_DATA_HOME/mlpsh/runs.sqlite
                 (~/.local/share/mlpsh/runs.sqlite). 'runs' lists one row a run: id, started, status (running,
                 finished, interrupted, failed), epochs, the last test_acc, seconds, name. 'runs show ID' tells all
                 of one run: what the session ran, the model, loss, optimizer, schedule, seed, threads, data sets,
-                each epoch's line and the files written. 'runs compare ID ID ...' shows the settings side by side,
+                each epoch's line and the files written. 'runs script ID' prints the statements that made the run,
+                variables expanded, as a script that reproduces it (runs script 3 > run3.mlp). 'runs compare ID ID ...' shows the settings side by side,
                 one row a setting (lr  0.05  0.02), those that differ first and marked '*', then each run's final numbers. 'runs rm ID' deletes a run. 'plot loss runs=ID,ID' draws them.
                 """,
                 options: [OptionSpec("last", "20", "how many runs to list")], arguments: [.word, .run],
@@ -45,7 +46,8 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         if let seconds = r.seconds { out += String(format: ", %.1f s", seconds) }
         out += "\n"
         for (key, value) in settings(r) { out += "\(key): \(value.contains("\n") ? "\n  " + value.replacingOccurrences(of: "\n", with: "\n  ") : value)\n" }
-        out += "source:\n  " + r.source.replacingOccurrences(of: "\n", with: "\n  ") + "\n"
+        out += "source (the statements that took effect, up to this train; 'runs script \(r.id) > run\(r.id).mlp' saves them):\n  "
+            + r.source.replacingOccurrences(of: "\n", with: "\n  ") + "\n"
         out += "epochs:\n" + r.epochs.map { "  " + $0.line + "\n" }.joined()
         out += "files:" + (r.files.isEmpty ? " none\n" : "\n" + r.files.map { "  \($0)\n" }.joined())
         s.console.write(printable(out, keepingNewlines: true))
@@ -64,13 +66,18 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
             csv += "\n"
         }
         s.console.write("\n" + alignedTable(printable(csv, keepingNewlines: true)))
+    case "script":
+        // The run's source alone, to save and replay: mlpsh -c "runs script 3" > run3.mlp
+        try expectArguments(inv, 2...2, usage: "runs script ID")
+        let r = try store.run(ids[0])
+        s.console.write(printable(r.source, keepingNewlines: true) + "\n")
     case "rm":
         try expectArguments(inv, 2...2, usage: "runs rm ID")
         try store.remove(ids[0])
         s.console.print("run \(ids[0]) deleted")
     default:
-        var msg = "unknown runs command '\(verb)': expected show, compare or rm (or nothing, for the list)"
-        if let near = nearestName(to: verb, in: ["show", "compare", "rm"]) { msg += "; did you mean '\(near)'?" }
+        var msg = "unknown runs command '\(verb)': expected show, script, compare or rm (or nothing, for the list)"
+        if let near = nearestName(to: verb, in: ["show", "script", "compare", "rm"]) { msg += "; did you mean '\(near)'?" }
         throw EngineError(msg)
     }
 }

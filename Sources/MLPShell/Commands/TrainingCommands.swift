@@ -258,7 +258,9 @@ private func runRecord(_ s: Session, _ t: Trainer, command: Invocation, name: St
         return "\(key): \(d.summary), \(d.count) samples, checksum \(String(format: "%08x", d.checksum))"
     }
     return RunStore.Run(id: 0, name: name, started: Date().timeIntervalSince1970, ended: nil, status: "running", seconds: nil,
-                        source: s.transcript.joined(separator: "\n"), command: command.words.map(\.text).joined(separator: " "),
+                        source: (s.transcript + [([Word(command.name)] + command.words).map(\.scriptText).joined(separator: " ")])
+                            .joined(separator: "\n"),
+                        command: command.words.map(\.scriptText).joined(separator: " "),
                         model: t.model.definition, loss: t.loss.definition, optimizer: t.optimizer?.definition ?? "",
                         schedule: t.schedule.definition, seed: Int64(bitPattern: s.random.seed), threads: Int64(BLAS.threads),
                         datasets: data.joined(separator: "\n"), files: [])

@@ -116,18 +116,23 @@ public final class Interpreter {
         try ParallelJob.agree(group, failure: failure.map { e in (e as? EngineError).map { ShellError($0.message, at: location) } ?? e })
     }
 
+    /// Adds statements that took effect to the session's transcript, as script text with their
+    /// variables expanded: what `runs show` gives as a run's source, replayable as it is.
+    private func record(_ lines: [String]) {
+        session.transcript += lines
+        if session.transcript.count > 10_000 { session.transcript.removeFirst(session.transcript.count - 10_000) }
+    }
+
     private func perform(_ statement: String, location: SourceLocation?) throws {
-        if !statement.allSatisfy(\.isWhitespace) {
-            session.transcript.append(statement.trimmingCharacters(in: .whitespaces))
-            if session.transcript.count > 10_000 { session.transcript.removeFirst(session.transcript.count - 10_000) }
-        }
         let words = try Lexer.words(in: statement, variables: session.variable)
         guard let first = words.first else { return }
+        let text = { (words: [Word]) in words.map(\.scriptText).joined(separator: " ") }
         if var open = block {
             if first.text == "end" && !first.quoted {
                 guard words.count == 1 else { throw EngineError("'end' takes no arguments") }
                 block = nil
                 try buildModel(open.layers)
+                record(["model"] + open.layers.map { "  " + text($0.words) } + ["end"])
             } else if first.text == "model" && !first.quoted {
                 throw EngineError("'model' inside a model block: close the first with 'end'")
             } else {
@@ -145,6 +150,9 @@ public final class Interpreter {
         default:
             let inv = Invocation(words: words, location: location)
             try commands.find(inv.name).invoke(inv, session)
+            // An include's own statements are recorded as they run; asking for help, the run
+            // history and leaving change nothing a replay needs.
+            if !["include", "runs", "help", "quit", "exit"].contains(inv.name) { record([text(words)]) }
         }
     }
 

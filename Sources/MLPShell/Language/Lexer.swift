@@ -8,6 +8,17 @@ public struct Word: Equatable, Sendable {
         self.text = text
         self.quoted = quoted
     }
+
+    /// The word as script text that reads back as this word, its variables already expanded:
+    /// `$` doubled, and quoted (with `\\` and `\"` escaped) when it was quoted or holds a space,
+    /// a quote, a backslash, `;`, or begins with `#`.
+    public var scriptText: String {
+        let dollars = text.replacingOccurrences(of: "$", with: "$$")
+        let plain = !quoted && !text.isEmpty && !text.hasPrefix("#")
+            && !text.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "\\" || $0 == ";" })
+        if plain { return dollars }
+        return "\"" + dollars.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
 }
 
 /// The lexer of the mlpsh language, in two steps so that `set x 3; echo $x` sees x:
