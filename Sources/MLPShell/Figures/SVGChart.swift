@@ -2,9 +2,13 @@ import Foundation
 
 /// Draws a Chart as an SVG document in the quiet look of matplotlib's defaults: a 640×480
 /// figure, a framed plot area with outward ticks and numbers, axis labels, a title, and a
-/// legend; series in the default colour cycle, dashed ones with stroke-dasharray.
+/// legend; series in the default colour cycle, dashed ones with stroke-dasharray, and a
+/// filled circle on every data point (so that a series of one point shows).
 enum SVGChart {
     static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+
+    /// The radius of a data point's circle, as matplotlib's default marker size of 6 points.
+    static let markerRadius = 3.0
 
     /// The figure's size in pixels, as matplotlib's default 6.4x4.8 inches at 100 dpi.
     static let width = 640, height = 480
@@ -58,6 +62,11 @@ enum SVGChart {
             let points = series.points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
             let dash = series.dashed ? " stroke-dasharray=\"7.4,3.2\"" : ""
             s += "<polyline class=\"series\" data-name=\"\(escape(series.name))\" fill=\"none\" stroke=\"\(colours[i % colours.count])\" stroke-width=\"1.5\" stroke-linejoin=\"round\"\(dash) points=\"\(points)\"/>\n"
+            s += "<g class=\"markers\" data-name=\"\(escape(series.name))\" fill=\"\(colours[i % colours.count])\" stroke=\"none\">\n"
+            for p in series.points {
+                s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"\(f(markerRadius))\"/>\n"
+            }
+            s += "</g>\n"
         }
         // The frame, over the lines' ends.
         s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" fill=\"none\" stroke=\"#000000\" stroke-width=\"0.8\"/>\n"
@@ -88,6 +97,7 @@ enum SVGChart {
             let y = ly + 14 + Double(i) * 20
             let dash = series.dashed ? " stroke-dasharray=\"7.4,3.2\"" : ""
             s += "<line x1=\"\(f(lx + 8))\" y1=\"\(f(y))\" x2=\"\(f(lx + 36))\" y2=\"\(f(y))\" stroke=\"\(colours[i % colours.count])\" stroke-width=\"1.5\"\(dash)/>\n"
+            s += "<circle cx=\"\(f(lx + 22))\" cy=\"\(f(y))\" r=\"\(f(markerRadius))\" fill=\"\(colours[i % colours.count])\"/>\n"
             s += "<text x=\"\(f(lx + 44))\" y=\"\(f(y + 4))\" font-size=\"12\">\(escape(series.name))</text>\n"
         }
         s += "</g>\n</svg>\n"

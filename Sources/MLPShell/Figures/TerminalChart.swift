@@ -1,23 +1,35 @@
 import Foundation
 
 /// Draws a Chart in the terminal with Unicode braille dots (2×4 dots a cell), sized to the
-/// terminal's width: the first series solid, the second dotted, a y scale on the left.
+/// terminal's width: the first series solid, the second dotted, a y scale on the left. Every
+/// data point is drawn as a mark character over the line, so that a series of one point shows.
 enum TerminalChart {
+    /// The character drawn at a data point.
+    static let mark: Character = "*"
+
     static func render(_ chart: Chart, columns: Int) -> String {
         let labelWidth = 9
         let cols = max(20, min(columns, 160) - labelWidth - 2), rows = 14
         let (xr, yr) = chart.bounds
         var cells = [[UInt8]](repeating: [UInt8](repeating: 0, count: cols), count: rows)
+        var marked = [[Character?]](repeating: [Character?](repeating: nil, count: cols), count: rows)
         let bits: [[UInt8]] = [[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]]
-        func plot(_ x: Double, _ y: Double) {
+        /// The braille dot (column, row) of a point, nil when it falls outside the chart.
+        func dot(_ x: Double, _ y: Double) -> (x: Int, y: Int)? {
             let fx = (fraction(x, in: xr) * Double(cols * 2 - 1)).rounded()
             let fy = ((1 - fraction(y, in: yr)) * Double(rows * 4 - 1)).rounded()
-            guard fx >= 0, fx < Double(cols * 2), fy >= 0, fy < Double(rows * 4) else { return }
-            let dx = Int(fx), dy = Int(fy)
-            cells[dy / 4][dx / 2] |= bits[dy % 4][dx % 2]
+            guard fx >= 0, fx < Double(cols * 2), fy >= 0, fy < Double(rows * 4) else { return nil }
+            return (Int(fx), Int(fy))
+        }
+        func plot(_ x: Double, _ y: Double) {
+            guard let d = dot(x, y) else { return }
+            cells[d.y / 4][d.x / 2] |= bits[d.y % 4][d.x % 2]
         }
         for (i, series) in chart.series.enumerated() {
-            guard series.points.count > 1 else { series.points.forEach { plot($0.x, $0.y) }; continue }
+            for p in series.points {
+                guard let d = dot(p.x, p.y) else { continue }
+                marked[d.y / 4][d.x / 2] = mark
+            }
             for (a, b) in zip(series.points, series.points.dropFirst()) {
                 let steps = 2 * cols / max(series.points.count - 1, 1) + 2
                 for k in 0...steps {
@@ -32,7 +44,7 @@ enum TerminalChart {
         for r in 0..<rows {
             let y = interpolate(yr.upperBound, yr.lowerBound, Double(r) / Double(rows - 1))
             let label = (r == 0 || r == rows - 1 || r == rows / 2) ? String(format: "%8.4g", y) : String(repeating: " ", count: 8)
-            out += label + " ┤" + String(cells[r].map { Character(Unicode.Scalar(0x2800 + UInt32($0))!) }) + "\n"
+            out += label + " ┤" + String(cells[r].indices.map { c in marked[r][c] ?? Character(Unicode.Scalar(0x2800 + UInt32(cells[r][c]))!) }) + "\n"
         }
         out += String(repeating: " ", count: labelWidth) + "└" + String(repeating: "─", count: cols) + "\n"
         let xl = String(format: "%g", xr.lowerBound), xh = String(format: "%g", xr.upperBound)
