@@ -7,7 +7,8 @@ import XCTest
 import MLPEngine
 
 /// What the figures show of each data point: a mark at every point of every series, in the
-/// SVG (so in the PNG rendered from it) and in the terminal, a history of one epoch included.
+/// SVG (so in the PNG rendered from it) and in the terminal, a history of one epoch included;
+/// in the terminal each series has its own mark, which the legend names.
 final class FigureTests: FolderTestCase {
     private final class Captured {
         var out = ""
@@ -50,7 +51,12 @@ final class FigureTests: FolderTestCase {
 
     /// The mark characters on a terminal chart's plot area: whatever is not a braille cell.
     private func marks(_ text: String) -> [Character] {
-        plotRows(text).joined().filter { c in !c.unicodeScalars.allSatisfy { (0x2800...0x28FF).contains($0.value) } }
+        marks(inRow: plotRows(text).joined())
+    }
+
+    /// The mark characters on rows of a plot area.
+    private func marks(inRow row: String) -> [Character] {
+        row.filter { c in !c.unicodeScalars.allSatisfy { (0x2800...0x28FF).contains($0.value) } }
     }
 
     func testOneEpochPlotsAMarkAtItsPoint() throws {
@@ -101,5 +107,46 @@ final class FigureTests: FolderTestCase {
         let text = TerminalChart.render(chart, columns: 80)
         XCTAssertEqual(marks(text).count, 10, text)
         XCTAssertTrue(plotRows(text).joined().unicodeScalars.contains { (0x2801...0x28FF).contains($0.value) }, "the lines between the marks in\n\(text)")
+    }
+
+    func testEachSeriesHasItsOwnMarkInTheTerminalAndTheLegendNamesIt() throws {
+        // Three runs at three levels, bottom to top; a name with an escape sequence from the
+        // run history's file.
+        let names = ["run 3 lenet", "run 4 \u{1B}[2Jwide", "run 5 (train)"]
+        let chart = Chart(title: "Test loss", xLabel: "epoch", yLabel: "loss", series: names.enumerated().map { i, name in
+            Chart.Series(name: name, points: (1...3).map { (x: Double($0), y: Double(4 * i + 1)) }, dashed: false)
+        })
+        let text = TerminalChart.render(chart, columns: 80)
+        let rows = plotRows(text)
+        XCTAssertEqual(rows.count, 14, text)
+        // Each series' marks lie on its own row, three a series, and no two series share a mark.
+        let markedRows = rows.filter { !marks(inRow: $0).isEmpty }
+        XCTAssertEqual(markedRows.count, 3, text)
+        var seen: [Character] = []
+        for (i, row) in markedRows.reversed().enumerated() {
+            let onRow = marks(inRow: row)
+            XCTAssertEqual(onRow.count, 3, "series \(i): three points in\n\(text)")
+            guard let m = onRow.first else { continue }
+            XCTAssertTrue(onRow.allSatisfy { $0 == m }, "series \(i): one mark in '\(row)'")
+            XCTAssertFalse(seen.contains(m), "series \(i) has the mark \(m) of another in\n\(text)")
+            seen.append(m)
+        }
+        XCTAssertEqual(marks(text).count, 9, text)
+        // The legend, under the x axis, gives each series' mark next to its printable name.
+        let legend = text.split(separator: "\n").drop { !$0.contains("epoch") }.dropFirst().joined(separator: "\n")
+        for (m, name) in zip(seen, ["run 3 lenet", "run 4 \\e[2Jwide", "run 5 (train)"]) {
+            XCTAssertTrue(legend.contains("\(m)─ \(name)") || legend.contains("\(m)- \(name)"), "\(m) \(name) in the legend:\n\(legend)")
+        }
+        XCTAssertFalse(text.contains("\u{1B}"), "an escape reaches the terminal:\n\(text)")
+        for line in text.split(separator: "\n") { XCTAssertLessThanOrEqual(line.count, 80, String(line)) }
+
+        // More series than marks: the legend wraps to the width, and every series is in it.
+        let many = Chart(title: "Test loss", xLabel: "epoch", yLabel: "loss", series: (1...10).map { i in
+            Chart.Series(name: "run \(i) a long run name", points: [(x: 1, y: Double(i)), (x: 2, y: Double(i) / 2)], dashed: false)
+        })
+        let wide = TerminalChart.render(many, columns: 80)
+        for line in wide.split(separator: "\n") { XCTAssertLessThanOrEqual(line.count, 80, String(line)) }
+        for i in 1...10 { XCTAssertTrue(wide.contains("run \(i) a long run name"), wide) }
+        XCTAssertEqual(Set(marks(wide)).count, 8, "eight marks, then the first again:\n\(wide)")
     }
 }

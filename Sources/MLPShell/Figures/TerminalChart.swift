@@ -2,10 +2,15 @@ import Foundation
 
 /// Draws a Chart in the terminal with Unicode braille dots (2×4 dots a cell), sized to the
 /// terminal's width: the first series solid, the second dotted, a y scale on the left. Every
-/// data point is drawn as a mark character over the line, so that a series of one point shows.
+/// data point is drawn as its series' mark character over the line, so that a series of one
+/// point shows and several series tell apart; the legend names each series after its mark.
 enum TerminalChart {
-    /// The character drawn at a data point.
-    static let mark: Character = "*"
+    /// The characters drawn at the data points: one a series, in order, again from the first
+    /// after the last.
+    static let marks: [Character] = ["*", "o", "+", "x", "#", "@", "%", "&"]
+
+    /// The mark of the series at `index`.
+    static func mark(_ index: Int) -> Character { marks[index % marks.count] }
 
     static func render(_ chart: Chart, columns: Int) -> String {
         let labelWidth = 9
@@ -28,7 +33,7 @@ enum TerminalChart {
         for (i, series) in chart.series.enumerated() {
             for p in series.points {
                 guard let d = dot(p.x, p.y) else { continue }
-                marked[d.y / 4][d.x / 2] = mark
+                marked[d.y / 4][d.x / 2] = mark(i)
             }
             for (a, b) in zip(series.points, series.points.dropFirst()) {
                 let steps = 2 * cols / max(series.points.count - 1, 1) + 2
@@ -48,10 +53,32 @@ enum TerminalChart {
         }
         out += String(repeating: " ", count: labelWidth) + "└" + String(repeating: "─", count: cols) + "\n"
         let xl = String(format: "%g", xr.lowerBound), xh = String(format: "%g", xr.upperBound)
+        // The x scale's ends under the axis' ends, its label between them.
+        let gap = cols - xl.count - xh.count - chart.xLabel.count
         out += String(repeating: " ", count: labelWidth + 1) + xl
-            + String(repeating: " ", count: max(1, cols - xl.count - xh.count)) + xh + "  \(chart.xLabel)\n"
-        out += String(repeating: " ", count: labelWidth + 1)
-            + chart.series.enumerated().map { "\($0.offset % 2 == 0 ? "──" : "- -") \($0.element.name)" }.joined(separator: "   ") + "\n"
+        if gap >= 2 {
+            out += String(repeating: " ", count: gap / 2) + chart.xLabel + String(repeating: " ", count: gap - gap / 2) + xh + "\n"
+        } else {
+            out += String(repeating: " ", count: max(1, cols - xl.count - xh.count)) + xh + "  \(chart.xLabel)\n"
+        }
+        out += legend(chart.series, indent: labelWidth + 1, width: labelWidth + 2 + cols)
         return out
+    }
+
+    /// The legend: each series' line and mark, then its name made printable (run names come
+    /// from the run history's file), as many a line as fit in `width` columns.
+    static func legend(_ series: [Chart.Series], indent: Int, width: Int) -> String {
+        let entries = series.indices.map { i in
+            (i % 2 == 0 ? "─\(mark(i))─" : "-\(mark(i))-") + " " + printable(series[i].name)
+        }
+        var lines: [String] = []
+        for entry in entries {
+            if let last = lines.last, indent + last.count + 3 + entry.count <= width {
+                lines[lines.count - 1] += "   " + entry
+            } else {
+                lines.append(entry)
+            }
+        }
+        return lines.map { String(repeating: " ", count: indent) + $0 + "\n" }.joined()
     }
 }
