@@ -9,35 +9,45 @@ struct MLPSH: ParsableCommand {
         commandName: "mlpsh",
         abstract: "Train and run small neural networks from a command language.",
         usage: """
-            mlpsh                         the interactive prompt
+            mlpsh                            the interactive prompt
             mlpsh FILE.mlp [NAME=VALUE ...]  run a script
             mlpsh -c "CMD; CMD ..." [NAME=VALUE ...]
-            mlpsh - [NAME=VALUE ...]       run a script read from standard input
+            mlpsh - [NAME=VALUE ...]         run a script read from standard input
             """,
+        // Every line at most 78 columns (and the options' help, beside ArgumentParser's
+        // 26-column names, at most 52), so that ArgumentParser, which wraps what is wider
+        // than the terminal, leaves the layout as written on an 80-column terminal.
         discussion: """
             MODES
-              With no FILE, mlpsh starts the prompt (mlp> ), with line editing, history and Tab completion.
-              With FILE it runs the script and stops at the first error: FILE:LINE: error: WHAT, exit status 1.
-              -c runs commands separated by ';'. '-' reads a script from standard input, and so does
-              mlpsh without FILE when standard input is not a terminal (a pipe, a file).
+              With no FILE, mlpsh starts the prompt (mlp> ), with line editing,
+              history and Tab completion.
+              With FILE it runs the script and stops at the first error:
+              FILE:LINE: error: WHAT, exit status 1.
+              -c runs commands separated by ';'. '-' reads a script from standard
+              input, and so does mlpsh without FILE when standard input is not a
+              terminal (a pipe, a file).
 
             VARIABLES
-              NAME=VALUE arguments define variables before the script runs, as 'set NAME VALUE' would,
-              and win over a 'set' of the same name: 'mlpsh Examples/mnist_mlp.mlp epochs=2'. A variable
-              the script never uses ($NAME, in it or the files it includes) is an error, not ignored.
+              NAME=VALUE arguments define variables before the script runs, as
+              'set NAME VALUE' would, and win over a 'set' of the same name:
+              'mlpsh Examples/mnist_mlp.mlp epochs=2'. A variable the script never
+              uses ($NAME, in it or the files it includes) is an error, not ignored.
 
             ENVIRONMENT
-              MLPSH_DATA         folder holding data sets: $MLPSH_DATA/mnist, $MLPSH_DATA/fashion_mnist
+              MLPSH_DATA         folder holding data sets: $MLPSH_DATA/mnist,
+                                 $MLPSH_DATA/fashion_mnist
               MLPSH_HISTORY      the history file (default ~/.mlpsh_history)
               MLPSH_PLUGIN_PATH  colon-separated folders searched for plugin libraries
-              MLPSH_THREADS      the kernels' threads, unless 'threads N' says otherwise; else
-                                 OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this
-                                 process may use (affinity mask, cgroup CPU quota)
+              MLPSH_THREADS      the kernels' threads, unless 'threads N' says
+                                 otherwise; else OPENBLAS_NUM_THREADS, else
+                                 OMP_NUM_THREADS, else the CPUs this process may
+                                 use (affinity mask, cgroup CPU quota)
 
             FILES
               ~/.mlpshrc         commands run when the prompt starts (skip with --norc)
               ~/.mlpsh_history   the prompt's history
-              ./data/mnist       where MNIST is looked for (scripts/fetch-mnist puts it there)
+              ./data/mnist       where MNIST is looked for (scripts/fetch-mnist puts
+                                 it there)
 
             Type 'help' at the prompt, or run mlpsh -c help, for the commands.
             """,
@@ -49,10 +59,10 @@ struct MLPSH: ParsableCommand {
     @Flag(name: .long, help: "Do not run ~/.mlpshrc at start.")
     var norc = false
 
-    @Flag(inversion: .prefixedNo, help: "Force the progress bar on standard error on or off (default: on when it is a terminal).")
+    @Flag(inversion: .prefixedNo, help: "Progress bar on stderr (default: on at a terminal).")
     var progress: Bool?
 
-    @Argument(help: ArgumentHelp("A script to run ('-' for standard input), then NAME=VALUE variables.", valueName: "file-and-variables"))
+    @Argument(help: ArgumentHelp("A script ('-' reads standard input), NAME=VALUE ...", valueName: "file-and-variables"))
     var arguments: [String] = []
 
     func run() throws {
