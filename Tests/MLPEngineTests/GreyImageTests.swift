@@ -52,4 +52,19 @@ final class GreyImageTests: XCTestCase {
         XCTAssertEqual(paper.mnistLike(width: 3, height: 3).pixels, [0, 0, 0, 0, 255, 0, 0, 0, 0])
         XCTAssertFalse(paper.inverted.isDarkOnLight)
     }
+
+    /// A ground that darkens across the image loses its slope, a stroke on it stays, and
+    /// Otsu's threshold splits two clusters between them.
+    func testAnUnevenGroundIsFlattened() {
+        let w = 64, h = 48
+        var pixels = [UInt8](repeating: 0, count: w * h)
+        for y in 0..<h { for x in 0..<w { pixels[y * w + x] = UInt8(20 + x * 100 / w) } }   // 20 ... 118
+        for y in 10..<38 { for x in 30..<34 { pixels[y * w + x] = 250 } }                  // a stroke
+        let flat = GreyImage(width: w, height: h, pixels: pixels).groundFlattened
+        for y in 0..<h { for x in 0..<w where !(10..<38).contains(y) || !(30..<34).contains(x) {
+            XCTAssertLessThan(flat.pixels[y * w + x], 12, "ground at \(x),\(y)")
+        } }
+        for y in 12..<36 { XCTAssertGreaterThan(flat.pixels[y * w + 31], 150) }
+        XCTAssertEqual(GreyImage.otsuThreshold([10, 11, 12, 10, 200, 210, 205]), 105)   // the middle of 12 ... 199
+    }
 }

@@ -1,6 +1,6 @@
 """`predict` on digits drawn as people draw them, not as MNIST stores them: MNIST test digits
 redrawn large and off-centre, as black ink on a transparent PNG, as a JPEG photo-like grey
-on light paper, and a blank page. Each must be read as mlpsh reads the original digit (the
+on light paper, as a photo of paper lit unevenly by a lamp, and a blank page. Each must be read as mlpsh reads the original digit (the
 preparation puts them back as MNIST prepared its digits); the blank page is an error.
 
 Uses the MLP that test_interop trains (2 epochs on 5,000 images). Pillow writes the images.
@@ -55,7 +55,12 @@ def test_drawn_digits_are_read_as_the_originals(trained, mnist_test, tmp_path, i
     # A JPEG of dark ink on light grey paper.
     paper = (230 - field.astype(np.int32) * 200 // 255).astype(np.uint8)
     Image.fromarray(paper).save(tmp_path / "paper.jpg", quality=90)
-    for name in ["large.png", "ink.png", "paper.jpg"]:
+    # A photo of the paper under a lamp: the light falls off across the page and down it, and
+    # the ink reflects a seventh of whatever light reaches it.
+    light = np.linspace(250, 110, 200)[None, :] * np.linspace(1.0, 0.8, 200)[:, None]
+    lamp = np.clip(light * (1 - 0.85 * field.astype(np.float64) / 255), 0, 255).astype(np.uint8)
+    Image.fromarray(lamp).save(tmp_path / "lamp.jpg", quality=90)
+    for name in ["large.png", "ink.png", "paper.jpg", "lamp.jpg"]:
         r = predict(weights, tmp_path / name)
         assert r.returncode == 0, r.stderr
         assert PREDICTED.search(r.stdout).group(1) == expected, (name, r.stdout)

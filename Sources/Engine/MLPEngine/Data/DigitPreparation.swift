@@ -66,11 +66,13 @@ extension GreyImage {
     }
 
     /// MNIST's preparation, for a `width`x`height` model input: light strokes on black (the
-    /// image inverted when it is dark on light), the ground's grey taken off and the contrast
+    /// image inverted when it is dark on light), the ground flattened (`groundFlattened`), its
+    /// remaining grey taken off and the contrast
     /// stretched, cropped to the ink, scaled so that its longer side is 20/28 of the field,
     /// and placed so that its centre of mass is the field's centre. A blank image is an error.
     public func preparedAsMNIST(width w: Int = 28, height h: Int = 28, name: String = "the image") throws -> GreyImage {
-        var img = isDarkOnLight ? inverted : self
+        // Light strokes on black, the ground's unevenness (a lamp's fall-off) taken off.
+        var img = (isDarkOnLight ? inverted : self).groundFlattened
         // The ground: the median of the border; what is no lighter is ground.
         var border: [UInt8] = []
         for y in 0..<img.height {
