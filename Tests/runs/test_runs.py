@@ -181,3 +181,42 @@ def test_tab_completes_run_ids(tmp_path):
     c.expect("mlp> ")
     c.sendeof()
     c.expect(pexpect.EOF)
+
+
+def test_another_programs_database_is_left_alone(tmp_path):
+    store = tmp_path / "notes.sqlite"
+    with sqlite3.connect(store) as db:
+        db.execute("CREATE TABLE notes (x)")
+    before = store.read_bytes()
+    p = mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=1 batch=32", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "is not mlpsh's run history" in p.stderr and p.stderr.count("warning:") == 1, p.stderr
+    assert store.read_bytes() == before, "not a byte of another program's database changes"
+    p = mlpsh(store, "runs", tmp_path)
+    assert p.returncode == 1 and "-c:1: error:" in p.stderr and "not mlpsh's run history" in p.stderr, p.stderr
+
+
+def test_an_unknown_schema_version_warns_for_each_run_and_training_goes_on(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    assert mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=1 batch=32", tmp_path).returncode == 0
+    with sqlite3.connect(store) as db:
+        db.execute("PRAGMA user_version = -1")
+    p = mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=1 batch=32; train epochs=1 batch=32", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("warning: this run is not recorded") == 2, p.stderr
+    assert p.stdout.count("Done") == 2
+
+
+def test_dev_null_or_off_turns_recording_off(tmp_path):
+    for value in ("/dev/null", "off"):
+        env = dict(os.environ, MLPSH_RUNS=value)
+        p = subprocess.run([BIN, "-c", SETUP.format(lr=0.1) + "; train epochs=1 batch=32"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0 and p.stderr == "", p.stderr
+        p = subprocess.run([BIN, "-c", "runs"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1 and "the run history is off" in p.stderr, p.stderr
+    assert not os.path.exists("/dev/null-journal")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    p = mlpsh(fifo, SETUP.format(lr=0.1) + "; train epochs=1 batch=32", tmp_path)
+    assert p.returncode == 0 and "is not a regular file" in p.stderr, p.stderr

@@ -17,6 +17,7 @@ final class RunRecorder {
     /// The store, for the `runs` commands: its errors are theirs.
     func open() throws -> RunStore {
         if let store { return store }
+        if RunStore.isOff { throw EngineError("the run history is off (MLPSH_RUNS=\(ProcessInfo.processInfo.environment["MLPSH_RUNS"] ?? "off"))") }
         do {
             let s = try RunStore(path: RunStore.defaultPath)
             store = s
@@ -28,6 +29,8 @@ final class RunRecorder {
 
     func begin(_ run: RunStore.Run) {
         lastRun = nil
+        // A store that failed for the last run is tried again for this one.
+        warned = false
         attempt { lastRun = try $0.begin(run) }
     }
 
@@ -49,7 +52,7 @@ final class RunRecorder {
     }
 
     private func attempt(_ body: (RunStore) throws -> Void) {
-        guard Distributed.isLead, !warned else { return }
+        guard Distributed.isLead, !warned, !RunStore.isOff else { return }
         do {
             try body(try open())
         } catch {

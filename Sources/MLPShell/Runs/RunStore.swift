@@ -30,6 +30,15 @@ final class RunStore {
     let database: SQLiteDatabase
 
     /// $MLPSH_RUNS, else $XDG_DATA_HOME/mlpsh/runs.sqlite, else ~/.local/share/mlpsh/runs.sqlite.
+    /// Whether recording is turned off: MLPSH_RUNS=off (or /dev/null, the natural way to say it).
+    static var isOff: Bool {
+        let p = ProcessInfo.processInfo.environment["MLPSH_RUNS"]
+        return p == "off" || p == "/dev/null"
+    }
+
+    /// mlpsh's mark in a store's header (PRAGMA application_id): "mlps".
+    static let applicationID: Int64 = 0x6D6C_7073
+
     static var defaultPath: String {
         let env = ProcessInfo.processInfo.environment
         if let p = env["MLPSH_RUNS"], !p.isEmpty { return p }
@@ -58,8 +67,15 @@ final class RunStore {
     init(path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        // SQLite would open a device or FIFO and leave a journal beside it: only a regular file.
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            throw SQLiteError(message: "\(path) is not a regular file (MLPSH_RUNS=off turns the run history off)")
+        }
         database = try SQLiteDatabase(path: path)
         try database.run("PRAGMA busy_timeout = \(Self.busyMilliseconds)")
+        // Before anything is written (the switch to WAL writes the header): is it mlpsh's?
+        try whileBusy { try checkOwnership() }
         // Switching to WAL takes an exclusive lock without waiting on the busy timeout (SQLite
         // returns SQLITE_BUSY at once rather than risk a deadlock), so two processes creating
         // the store together retry here. The mode is kept in the file: later opens pass at once.
@@ -90,10 +106,29 @@ final class RunStore {
         }
     }
 
+    /// Whether the file is mlpsh's store, and its schema version: marked with mlpsh's
+    /// application id, or new (empty), or made by an mlpsh from before the mark (its tables
+    /// and a known version). Anything else is another program's database and is never written.
+    @discardableResult
+    private func checkOwnership() throws -> (version: Int, marked: Bool) {
+        let version = Int(try database.run("PRAGMA user_version").first?.first?.integer ?? 0)
+        let application = try database.run("PRAGMA application_id").first?.first?.integer ?? 0
+        let tables = try database.run("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text }
+        let marked = application == Self.applicationID
+        let fresh = application == 0 && version == 0 && tables.isEmpty
+        let older = application == 0 && (1...Self.migrations.count).contains(version) && Set(tables).isSuperset(of: ["runs", "epochs", "files"])
+        guard marked || fresh || older else {
+            throw SQLiteError(message: "\(database.path) is not mlpsh's run history (another program's SQLite database): it is left alone")
+        }
+        guard version >= 0 else { throw SQLiteError(message: "\(database.path) is not mlpsh's run history (schema \(version))") }
+        return (version, marked)
+    }
+
     private func migrate() throws {
         try database.run("BEGIN IMMEDIATE")
         do {
-            let version = Int(try database.run("PRAGMA user_version").first?.first?.integer ?? 0)
+            let (version, marked) = try checkOwnership()
+            if !marked { try database.run("PRAGMA application_id = \(Self.applicationID)") }
             guard version <= Self.migrations.count else {
                 throw SQLiteError(message: "\(database.path): made by a newer mlpsh (schema \(version))")
             }
