@@ -39,7 +39,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testSettingsThatRoundToInfinityAreRefused() throws {
-        for command in ["optim sgd lr=1e39", "optim adam eps=-4e38", "loss cross_entropy label_smoothing=1e39", "model; leaky_relu slope=3.5e38; end"] {
+        for command in ["optim sgd lr=1e39", "optim adam eps=-4e38", "loss cross_entropy label_smoothing=1e39", "model; linear 4 3; leaky_relu slope=3.5e38; end"] {
             let r = try Fixtures.mlpsh(["-c", command], in: folder)
             XCTAssertEqual(r.status, 1, command)
             XCTAssertTrue(r.err.contains("out of range"), "\(command): \(r.err)")

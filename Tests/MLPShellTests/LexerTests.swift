@@ -54,8 +54,16 @@ final class LexerTests: XCTestCase {
     func testQuotedWordsKeepSpacesAndAreMarkedQuoted() throws {
         let w = try words("echo \"hello  world\" plain \"\"")
         XCTAssertEqual(w, [Word("echo"), Word("hello  world", quoted: true), Word("plain"), Word("", quoted: true)])
-        // A quote inside a word joins its pieces into one word.
-        XCTAssertEqual(try words("path=\"/a b\"/c"), [Word("path=/a b/c", quoted: true)])
+        // A quote inside a word joins its pieces into one word: after KEY= it is the option's
+        // value (name="my run"), elsewhere it makes the word quoted text.
+        XCTAssertEqual(try words("path=\"/a b\"/c"), [Word("path=/a b/c", quoted: false)])
+        XCTAssertEqual(try words("\"path=/a b\"/c"), [Word("path=/a b/c", quoted: true)])
+        XCTAssertEqual(try words("a\"b c\"=d"), [Word("ab c=d", quoted: true)])
+        // Script text reads back as the same words.
+        for w in [Word("name=my run"), Word("path=/a b/c", quoted: true), Word("x=$1"), Word("a;b"), Word("")] {
+            XCTAssertEqual(try words(w.scriptText).map(\.text), [w.text], w.scriptText)
+        }
+        XCTAssertEqual(try words(Word("name=my run").scriptText), [Word("name=my run")])
     }
 
     func testVariablesExpand() throws {

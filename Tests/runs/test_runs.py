@@ -220,3 +220,27 @@ def test_dev_null_or_off_turns_recording_off(tmp_path):
     os.mkfifo(fifo)
     p = mlpsh(fifo, SETUP.format(lr=0.1) + "; train epochs=1 batch=32", tmp_path)
     assert p.returncode == 0 and "is not a regular file" in p.stderr, p.stderr
+
+
+def test_run_names_are_bounded_and_tables_never_grow_with_them(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    p = mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=1 batch=32 name=" + "n" * 201, tmp_path)
+    assert p.returncode == 1 and "a run's name is at most 200" in p.stderr, p.stderr
+    p = mlpsh(store, SETUP.format(lr=0.1) + '; train epochs=1 batch=32 name="my run"', tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert rows(store, "SELECT name FROM runs") == [("my run",)]
+    # A name written by something else may be any length: the tables stay narrow.
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE runs SET name = ?", ("x" * 1_000_000,))
+    assert mlpsh(store, SETUP.format(lr=0.2) + "; train epochs=1 batch=32", tmp_path).returncode == 0
+    p = mlpsh(store, "runs; runs compare 1 2", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout) < 5_000 and max(len(line) for line in p.stdout.splitlines()) < 300
+
+
+def test_an_error_quotes_at_most_200_characters_of_what_it_was_given(tmp_path):
+    script = tmp_path / "long.mlp"
+    script.write_text("echo ${" + "a" * 10_000_000 + "\n")
+    p = subprocess.run([BIN, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1
+    assert p.stderr.startswith(f"{script}:1: error:") and "…" in p.stderr and len(p.stderr) < 2_500, len(p.stderr)

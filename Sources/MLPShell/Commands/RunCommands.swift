@@ -36,7 +36,10 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         for r in list {
             let acc = r.epochs.last?.testAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-"
             let seconds = r.seconds.map { String(format: "%.1f", $0) } ?? "-"
-            csv += "\(r.id),\(timeText(r.started)),\(r.status),\(r.epochs.count),\(acc),\(seconds),\(printable(r.name).replacingOccurrences(of: ",", with: ";"))\n"
+            // A name from another store may be any length: the table shows 60 characters of it.
+            var name = printable(r.name).replacingOccurrences(of: ",", with: ";")
+            if name.count > 60 { name = String(name.prefix(59)) + "…" }
+            csv += "\(r.id),\(timeText(r.started)),\(r.status),\(r.epochs.count),\(acc),\(seconds),\(name)\n"
         }
         s.console.write(alignedTable(csv))
     case "show":
@@ -58,7 +61,9 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         var csv = "run,name,status,epochs,train_loss,train_acc,test_loss,test_acc,seconds\n"
         for r in list {
             let e = r.epochs.last
-            csv += "\(r.id),\(r.name.replacingOccurrences(of: ",", with: ";")),\(r.status),\(r.epochs.count),"
+            var name = r.name.replacingOccurrences(of: ",", with: ";")
+            if name.count > 60 { name = String(name.prefix(59)) + "…" }
+            csv += "\(r.id),\(name),\(r.status),\(r.epochs.count),"
             csv += e.map { String(format: "%.6f,%.1f%%,", $0.trainLoss, $0.trainAccuracy * 100) } ?? "-,-,"
             csv += e?.testLoss.map { String(format: "%.5f,", $0) } ?? "-,"
             csv += e?.testAccuracy.map { String(format: "%.1f%%,", $0 * 100) } ?? "-,"

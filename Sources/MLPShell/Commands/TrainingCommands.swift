@@ -195,6 +195,7 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     if let warning = outputWarning(model: trainer.model, loss: trainer.loss) { s.console.writeError("warning: \(warning)\n") }
     let progress = ProgressReporter(console: s.console, samplesPerEpoch: data.count)
     let runName = o.has("name") ? o.string("name") : ""
+    guard runName.count <= 200 else { throw EngineError("name= is \(runName.count) characters: a run's name is at most 200") }
     s.runs.begin(runRecord(s, trainer, command: inv, name: runName))
     let started = DispatchTime.now().uptimeNanoseconds
     var status = "failed"

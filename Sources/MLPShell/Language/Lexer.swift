@@ -13,11 +13,20 @@ public struct Word: Equatable, Sendable {
     /// `$` doubled, and quoted (with `\\` and `\"` escaped) when it was quoted or holds a space,
     /// a quote, a backslash, `;`, or begins with `#`.
     public var scriptText: String {
-        let dollars = text.replacingOccurrences(of: "$", with: "$$")
-        let plain = !quoted && !text.isEmpty && !text.hasPrefix("#")
-            && !text.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "\\" || $0 == ";" })
-        if plain { return dollars }
-        return "\"" + dollars.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        func needsQuotes(_ t: String) -> Bool {
+            t.isEmpty || t.hasPrefix("#") || t.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "\\" || $0 == ";" })
+        }
+        func quote(_ t: String) -> String {
+            "\"" + t.replacingOccurrences(of: "$", with: "$$").replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        if quoted { return quote(text) }
+        // An option keeps its KEY= outside the quotes, so that it reads back as an option.
+        if let eq = text.firstIndex(of: "="), Lexer.isVariableName(String(text[..<eq])) {
+            let value = String(text[text.index(after: eq)...])
+            return String(text[...eq]) + (needsQuotes(value) && !value.isEmpty ? quote(value) : value.replacingOccurrences(of: "$", with: "$$"))
+        }
+        return needsQuotes(text) ? quote(text) : text.replacingOccurrences(of: "$", with: "$$")
     }
 }
 
@@ -114,7 +123,11 @@ public enum Lexer {
                 continue
             }
             if ch == "\"" {
-                inQuotes = true; quoted = true; inWord = true
+                // KEY="a value" is the option KEY with a quoted value; any other quote makes the
+                // word quoted text (never an option, never a keyword).
+                let optionValue = !quoted && current.hasSuffix("=") && isVariableName(String(current.dropLast()))
+                inQuotes = true; inWord = true
+                if !optionValue { quoted = true }
             } else if ch.isWhitespace {
                 endWord()
             } else {

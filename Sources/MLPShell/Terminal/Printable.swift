@@ -31,9 +31,32 @@ private func isControl(_ s: Unicode.Scalar) -> Bool {
 func errorLine(_ error: Error) -> String {
     switch error {
     case let e as ShellError:
-        let text = ShellError(printable(e.message), at: e.location.map { SourceLocation(file: printable($0.file), line: $0.line) })
+        let text = ShellError(printable(shortened(e.message)), at: e.location.map { SourceLocation(file: printable(shortened($0.file)), line: $0.line) })
         return "\(text)\n"
-    case let e as EngineError: return "error: \(printable(e.message))\n"
-    default: return "error: \(printable("\(error)"))\n"
+    case let e as EngineError: return "error: \(printable(shortened(e.message)))\n"
+    default: return "error: \(printable(shortened("\(error)")))\n"
     }
+}
+
+/// A message whose quoted text ('...', "...") is cut to 200 characters with "…", and which
+/// is at most 2,000 characters in all: an error quotes what it was given, which may be huge
+/// (an unclosed `${` before megabytes of letters).
+func shortened(_ message: String, quoted limit: Int = 200, whole: Int = 2_000) -> String {
+    guard message.count > limit else { return message }
+    var out = "", quote: Character?, run = 0, length = 0, previous: Character = " "
+    for ch in message {
+        defer { previous = ch }
+        if let q = quote {
+            if ch == q { quote = nil; out.append(ch); length += 1; continue }
+            run += 1
+            if run <= limit { out.append(ch); length += 1 } else if run == limit + 1 { out.append("…"); length += 1 }
+        } else {
+            // A quote opens after a space, a bracket or a colon (not an apostrophe in a word).
+            if (ch == "'" || ch == "\"") && (previous == " " || previous == "(" || previous == ":") { quote = ch; run = 0 }
+            out.append(ch)
+            length += 1
+        }
+        if length > whole { return out + "…" }
+    }
+    return out
 }
