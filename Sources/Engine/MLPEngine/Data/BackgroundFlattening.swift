@@ -1,7 +1,8 @@
 extension GreyImage {
     /// Light strokes on a ground that is not even (a photo of paper under a lamp) made light
     /// strokes on black: the ground is estimated and taken off, then what is darker than half of
-    /// Otsu's threshold goes to black, as a scanner's background removal does.
+    /// Otsu's threshold goes to black, as a scanner's background removal does. An image whose
+    /// ground varies by `unevenGround` levels or less comes back unchanged.
     ///
     /// The ground is the darkest pixel of each cell of a grid (cells an eighth of the shorter
     /// side), the darkest of each cell's 3x3 neighbours (so a cell covered by a thick stroke
@@ -31,6 +32,8 @@ extension GreyImage {
                 ground[cy * gw + cx] = m
             }
         }
+        // An even ground (a scan, a clean drawing, MNIST itself) is left exactly as it is.
+        guard (ground.max() ?? 0) - (ground.min() ?? 0) > Self.unevenGround else { return self }
         // Bilinear between the cells' centres; the border cells hold out to the edges.
         func at(_ cx: Int, _ cy: Int) -> Double { Double(ground[min(gh - 1, max(0, cy)) * gw + min(gw - 1, max(0, cx))]) }
         var flat = [Int](repeating: 0, count: width * height)
@@ -47,6 +50,10 @@ extension GreyImage {
         let cut = Self.otsuThreshold(flat) / 2
         return GreyImage(width: width, height: height, pixels: flat.map { UInt8($0 > cut ? $0 : 0) })
     }
+
+    /// How far (in grey levels) the ground may vary and still count as even: JPEG noise and
+    /// paper texture stay under it.
+    static let unevenGround = 24
 
     /// Otsu's threshold of values 0...255: the level that best separates them into two classes
     /// (the largest between-class variance); where a gap between the classes makes a run of
