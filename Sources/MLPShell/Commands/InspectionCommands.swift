@@ -28,6 +28,7 @@ func inspectionCommands() -> [Command] {
                     try model.checkFit(data, name: name)
                     let batch = max(1, min(data.count, (1 << 22) / max(1, model.maxWidth)))
                     try model.checkBatch(batch)
+                    warnIfNotFinite(model, s)
                     let m = try model.confusion(data, batch: batch) { _ in !s.interruptRequested() }
                     s.console.write(confusionTable(m, names: data.classNames.map { printable($0) }, title: "\(name): \(printable(data.summary))"))
                 }),
@@ -71,6 +72,18 @@ private func predictionInput(_ source: String, _ s: Session, shape: [Int]) throw
     return (image, image.floats, nil)
 }
 
+/// How many of the model's parameters are NaN or infinite.
+func nonFiniteWeights(_ model: Sequential) -> Int {
+    model.parameterStorage.buffer.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+}
+
+/// A warning, before results computed with weights that are NaN or infinite mean nothing.
+func warnIfNotFinite(_ model: Sequential, _ s: Session) {
+    let bad = nonFiniteWeights(model)
+    guard bad > 0 else { return }
+    s.console.writeError("warning: \(grouped(bad)) of the model's \(grouped(model.parameterCount)) weights are NaN or infinite: its results below mean nothing\n")
+}
+
 private func predict(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     try expectArguments(inv, 1...1, usage: "predict FILE.png|FILE.jpg|FILE.pgm|test:INDEX")
     let model = try s.requireModel()
@@ -82,6 +95,10 @@ private func predict(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         throw EngineError("\(source) gives \(input.sample.count) values but the model takes \(model.inputWidth)")
     }
     let p = model.probabilities(input.sample)
+    guard p.allSatisfy(\.isFinite) else {
+        let bad = nonFiniteWeights(model)
+        throw EngineError("the model's output is not a number" + (bad > 0 ? ": \(grouped(bad)) of its \(grouped(model.parameterCount)) weights are NaN or infinite (a broken file, or training that diverged)" : " for this input"))
+    }
     let names = classNames(s, count: p.count)
     if let image = input.image, show == "true" || (show == "auto" && s.console.isTerminal) {
         s.console.write(ImageShading.render(image))

@@ -53,6 +53,7 @@ func trainingCommands() -> [Command] {
                     let data = try s.requireDataset("test")
                     try trainer.checkFit(data, name: "test")
                     try trainer.model.checkBatch(min(batch, data.count))
+                    warnIfNotFinite(trainer.model, s)
                     let r = try trainer.evaluate(data, batch: batch)
                     s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
                 }),

@@ -1,0 +1,39 @@
+"""Hostile input, second round, through real mlpsh processes: weights that are NaN or
+infinite in a checkpoint give a clear error from predict and a warning from test and
+confusion, never a trap.
+
+Run by scripts/test after `swift build`; MLPSH_BIN names the binary.
+"""
+import json
+import os
+import struct
+import subprocess
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("MLPSH_BIN", os.path.join(ROOT, ".build", "debug", "mlpsh"))
+
+
+def mlpsh(commands, cwd):
+    return subprocess.run([BIN, "-c", commands], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, MLPSH_RUNS="off"))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_that_are_not_numbers_are_said_plainly(tmp_path, value):
+    assert mlpsh("model; linear 784 10; end; save w.safetensors", tmp_path).returncode == 0
+    data = (tmp_path / "w.safetensors").read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    body = bytearray(data[8 + n:])
+    start, end = header["0.weight"]["data_offsets"]
+    body[start:start + 40] = struct.pack("<10f", *[value] * 10)
+    (tmp_path / "bad.safetensors").write_bytes(data[:8 + n] + bytes(body))
+    (tmp_path / "digit.pgm").write_bytes(b"P5\n28 28\n255\n" + bytes((i * 7) % 256 if 8 < i % 28 < 20 else 0 for i in range(784)))
+    p = mlpsh("load bad.safetensors; predict digit.pgm show=false", tmp_path)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    assert "-c:1: error: the model's output is not a number: 10 of its 7,850 weights are NaN or infinite" in p.stderr, p.stderr
+    p = mlpsh("load bad.safetensors; loss cross_entropy; data test synthetic classes=10 features=784 n=20; test; confusion", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("warning: 10 of the model's 7,850 weights are NaN or infinite") == 2, p.stderr
