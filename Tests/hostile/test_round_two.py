@@ -37,3 +37,47 @@ def test_weights_that_are_not_numbers_are_said_plainly(tmp_path, value):
     p = mlpsh("load bad.safetensors; loss cross_entropy; data test synthetic classes=10 features=784 n=20; test; confusion", tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stderr.count("warning: 10 of the model's 7,850 weights are NaN or infinite") == 2, p.stderr
+
+
+def patched(path, name, raw):
+    """The safetensors file at path with tensor `name`'s bytes replaced by `raw`."""
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    body = bytearray(data[8 + n:])
+    start, end = header[name]["data_offsets"]
+    assert end - start == len(raw)
+    body[start:end] = raw
+    return data[:8 + n] + bytes(body)
+
+
+def test_counters_from_a_file_are_refused_out_of_range_and_never_trap(tmp_path):
+    setup = "data train synthetic classes=3 features=8 n=64; model; linear 8 4; batchnorm1d 4; linear 4 3; end; loss cross_entropy; optim adam lr=0.01"
+    assert mlpsh(setup + "; train epochs=1 batch=16; save bn.safetensors optimizer=true", tmp_path).returncode == 0
+    for value in (2**63 - 1, -1):
+        (tmp_path / "big.safetensors").write_bytes(patched(tmp_path / "bn.safetensors", "1.num_batches_tracked", struct.pack("<q", value)))
+        p = mlpsh(setup + "; load big.safetensors; train epochs=1 batch=16", tmp_path)
+        assert p.returncode == 1 and "not a count from 0 to" in p.stderr and "num_batches_tracked" in p.stderr, (value, p.stderr)
+    # The largest count allowed trains on without overflowing.
+    (tmp_path / "edge.safetensors").write_bytes(patched(tmp_path / "bn.safetensors", "1.num_batches_tracked", struct.pack("<q", 2**53)))
+    p = mlpsh(setup + "; load edge.safetensors; train epochs=1 batch=16", tmp_path)
+    assert p.returncode == 0, p.stderr
+
+
+def with_metadata(path, **changes):
+    """The safetensors file at path with its metadata changed."""
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"].update(changes)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + n:]
+
+
+def test_an_optimizer_step_count_out_of_range_is_refused(tmp_path):
+    setup = "data train synthetic classes=3 features=8 n=64; model; linear 8 3; end; loss cross_entropy; optim adam lr=0.01"
+    assert mlpsh(setup + "; train epochs=1 batch=16; save a.safetensors optimizer=true", tmp_path).returncode == 0
+    (tmp_path / "b.safetensors").write_bytes(with_metadata(tmp_path / "a.safetensors", **{"mlpsh.optimizer_steps": str(2**63 - 1)}))
+    p = mlpsh("load b.safetensors; train epochs=1 batch=16", tmp_path)
+    assert p.returncode == 1 and "mlpsh.optimizer_steps is not a count" in p.stderr, p.stderr

@@ -28,6 +28,10 @@ public struct Checkpoint {
         case buffer(Buffer)
     }
 
+    /// The largest counter a file may hold (batches tracked, optimizer steps): 2^53, far past
+    /// any training, and far from overflowing.
+    public static let maximumCount = 1 << 53
+
     /// Prefix of the tensors and metadata that are mlpsh's own, not the state_dict's.
     public static let prefix = "mlpsh."
 
@@ -181,6 +185,11 @@ public struct Checkpoint {
         }
         for (bname, b) in model.namedBuffers {
             let e = try tensor(file, bname, shape: b.shape, dtype: b.dtype, what: "the buffer \(b.name) of layer \(bname.split(separator: ".")[0])", name: name)
+            // Integer buffers are counters (num_batches_tracked): from 0 to 2^53, as training
+            // could reach; anything else is refused before it can overflow.
+            if b.dtype == "I64", let bad = e.int64s.first(where: { $0 < 0 || $0 > Int64(Self.maximumCount) }) {
+                throw EngineError("\(name): tensor '\(bname)' holds \(bad), which is not a count from 0 to \(Self.maximumCount)")
+            }
             pending.append((.buffer(b), e))
         }
         let known = Set(pending.map(\.1.name))
@@ -197,7 +206,9 @@ public struct Checkpoint {
                 state[String(e.name.dropFirst((prefix + "optimizer.").count))] = e.floats
             }
             let steps = try meta["mlpsh.optimizer_steps"].map { text -> Int in
-                guard let n = Int(text), n >= 0 else { throw EngineError("\(name): mlpsh.optimizer_steps is not a count") }
+                guard let n = Int(text), n >= 0, n <= Self.maximumCount else {
+                    throw EngineError("\(name): mlpsh.optimizer_steps is not a count from 0 to \(Self.maximumCount)")
+                }
                 return n
             } ?? 0
             do { try optimizer.restore(state: state, steps: steps) } catch let e as EngineError { throw EngineError("\(name): \(e.message)") }
@@ -219,7 +230,7 @@ public struct Checkpoint {
                 case .f32(let t):
                     let values = e.floats
                     values.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: values.count) }
-                case .i64: b.values = .i64(e.int64s)
+                case .i64: b.values = .i64(e.int64s)   // counters, checked by read
                 }
             }
         }

@@ -108,7 +108,7 @@ public final class BatchNorm: Layer {
                 }
             }
         }
-        if isTraining, case .i64(let v) = countBuffer.values { countBuffer.values = .i64([(v.first ?? 0) + 1]) }
+        if isTraining, case .i64(let v) = countBuffer.values { countBuffer.values = .i64([(v.first ?? 0) &+ 1]) }
         return output
     }
 

@@ -26,7 +26,7 @@ public final class Adam: OptimizerBase, Optimizer {
     }
 
     public func step() {
-        steps += 1
+        steps &+= 1
         let t = Double(steps)
         let lr = learningRate, b2 = beta2.float, wd = weightDecay.float, eps = eps.float
         let oneMinusB1 = beta1.complement, oneMinusB2 = beta2.complement

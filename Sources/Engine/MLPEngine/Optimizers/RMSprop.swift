@@ -52,7 +52,7 @@ public final class RMSprop: OptimizerBase, Optimizer {
                 }
             }
         }
-        steps += 1
+        steps &+= 1
     }
 
     static func make(_ o: Options) throws -> Optimizer {

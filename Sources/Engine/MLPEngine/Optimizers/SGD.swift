@@ -44,7 +44,7 @@ public final class SGD: OptimizerBase, Optimizer {
                 w[i] -= lr * d
             }
         }
-        steps += 1
+        steps &+= 1
     }
 
     static func make(_ o: Options) throws -> Optimizer {
