@@ -244,3 +244,12 @@ def test_an_error_quotes_at_most_200_characters_of_what_it_was_given(tmp_path):
     p = subprocess.run([BIN, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert p.returncode == 1
     assert p.stderr.startswith(f"{script}:1: error:") and "…" in p.stderr and len(p.stderr) < 2_500, len(p.stderr)
+
+
+def test_a_run_whose_output_fails_ends_as_failed(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([BIN, "-c", SETUP.format(lr=0.1) + "; train epochs=3 batch=32"], cwd=tmp_path, stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=300, env=dict(os.environ, MLPSH_RUNS=str(store)))
+    assert p.returncode == 1 and "cannot write to standard output" in p.stderr, p.stderr
+    assert rows(store, "SELECT status FROM runs") == [("failed",)]

@@ -201,6 +201,10 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     let started = DispatchTime.now().uptimeNanoseconds
     var status = "failed"
     defer { s.runs.end(status: status, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
+    // A stream that fails mid-train (standard output closed) ends mlpsh at once: the run ends
+    // as failed first.
+    StandardStreams.beforeFailing = { s.runs.end(status: "failed", seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
+    defer { StandardStreams.beforeFailing = nil }
     // Each run in a folder of its own under DIR, as SummaryWriter's log_dir: TensorBoard shows
     // one curve a run.
     let events = try board.flatMap { dir in

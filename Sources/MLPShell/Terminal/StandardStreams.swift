@@ -5,6 +5,10 @@ import Foundation
 /// cleanly instead of crashing in Foundation: the failure is reported once on standard error
 /// (when that still works) and mlpsh exits with status 1.
 public enum StandardStreams {
+    /// Called once before mlpsh leaves because a stream failed: the run history ends the run
+    /// in progress as failed, so that it is not left 'running'.
+    nonisolated(unsafe) public static var beforeFailing: (() -> Void)?
+
     /// Writes all of `text` to `fd`, or leaves.
     public static func write(_ text: String, to fd: Int32) {
         var bytes = Array(text.utf8)
@@ -23,6 +27,10 @@ public enum StandardStreams {
             let what = fd == STDOUT_FILENO ? "standard output" : "file descriptor \(fd)"
             let message = Array("mlpsh: error: cannot write to \(what): \(String(cString: strerror(code)))\n".utf8)
             _ = message.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        }
+        if let last = beforeFailing {
+            beforeFailing = nil
+            last()
         }
         exit(1)
     }
