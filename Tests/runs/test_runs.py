@@ -9,7 +9,10 @@ Run by scripts/test after `swift build`; MLPSH_BIN names the binary.
 """
 import os
 import re
+import pathlib
+import shutil
 import signal
+import tempfile
 import sqlite3
 import subprocess
 import time
@@ -253,3 +256,29 @@ def test_a_run_whose_output_fails_ends_as_failed(tmp_path):
                            stderr=subprocess.PIPE, text=True, timeout=300, env=dict(os.environ, MLPSH_RUNS=str(store)))
     assert p.returncode == 1 and "cannot write to standard output" in p.stderr, p.stderr
     assert rows(store, "SELECT status FROM runs") == [("failed",)]
+
+
+def test_a_store_that_cannot_be_written_can_still_be_read(tmp_path):
+    runuser = shutil.which("runuser")
+    if os.geteuid() != 0 or runuser is None:
+        pytest.skip("needs root and runuser, to read the store as a user who cannot write it")
+    if subprocess.run([runuser, "-u", "nobody", "--", BIN, "--version"], capture_output=True, timeout=60).returncode != 0:
+        pytest.skip(f"user nobody cannot run {BIN} (a private folder above it)")
+    # A folder that user can reach (pytest's own are private to root) but not write.
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="mlpsh-ro-"))
+    request_cleanup = lambda: shutil.rmtree(folder, ignore_errors=True)  # noqa: E731
+    store = folder / "runs.sqlite"
+    for lr in (0.1, 0.2):
+        assert mlpsh(store, SETUP.format(lr=lr) + "; train epochs=1 batch=32", tmp_path).returncode == 0
+    os.chmod(folder, 0o755)
+    os.chmod(store, 0o644)
+    before = sorted(os.listdir(folder))
+    env = dict(os.environ, MLPSH_RUNS=str(store))
+    p = subprocess.run([runuser, "-u", "nobody", "--", BIN, "-c", "runs; runs show 1; runs compare 1 2; plot loss runs=1,2"],
+                       cwd="/", env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "finished" in p.stdout and "run 1" in p.stdout
+    assert sorted(os.listdir(folder)) == before
+    p = subprocess.run([runuser, "-u", "nobody", "--", BIN, "-c", "runs rm 1"], cwd="/", env=env, capture_output=True, text=True, timeout=120)
+    request_cleanup()
+    assert p.returncode == 1 and "-c:1: error:" in p.stderr, p.stderr

@@ -21,8 +21,13 @@ func runCommands() -> [Command] {
 }
 
 private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
-    let store = try s.runs.open()
     let verb = inv.positional.first ?? "list"
+    // Only rm writes: the others read, and work on a store they cannot write.
+    if verb == "list", !RunStore.isOff, !FileManager.default.fileExists(atPath: RunStore.defaultPath) {
+        s.console.print("no runs yet: every train is recorded in \(RunStore.defaultPath)")
+        return
+    }
+    let store = try verb == "rm" ? s.runs.open() : s.runs.openForReading()
     let ids = try inv.positional.dropFirst().map { word -> Int64 in
         guard let id = Int64(word), id > 0 else { throw EngineError("'\(word)' is not a run id (see 'runs')") }
         return id
@@ -160,7 +165,7 @@ func runsChart(_ what: String, ids text: String, _ s: Session) throws -> Chart {
         return id
     }
     guard !ids.isEmpty else { throw EngineError("runs= needs run ids: runs=3,4") }
-    let store = try s.runs.open()
+    let store = try s.runs.openForReading()
     let isLoss = what == "loss"
     var series: [Chart.Series] = []
     for id in ids {

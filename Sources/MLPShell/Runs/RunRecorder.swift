@@ -14,6 +14,18 @@ final class RunRecorder {
 
     init(console: Console) { self.console = console }
 
+    /// The store opened to read only, for `runs`, `runs show`, `compare` and `plot runs=`:
+    /// the writer when this session has one open, else a reader (nothing created or written).
+    func openForReading() throws -> RunStore {
+        if let store { return store }
+        if RunStore.isOff { throw EngineError("the run history is off (MLPSH_RUNS=\(ProcessInfo.processInfo.environment["MLPSH_RUNS"] ?? "off"))") }
+        do {
+            return try RunStore(readingOnly: RunStore.defaultPath)
+        } catch {
+            throw EngineError("the run history \(RunStore.defaultPath) cannot be read: \(error)")
+        }
+    }
+
     /// The store, for the `runs` commands: its errors are theirs.
     func open() throws -> RunStore {
         if let store { return store }

@@ -64,6 +64,28 @@ final class RunStore {
         """,
     ]
 
+    /// Opens the store to read it only (runs, runs show, compare, plot runs=): nothing is
+    /// created or written, so a store in a read-only folder can still be read. A store last
+    /// closed cleanly has no WAL files, and reading it where they cannot be made is done as of
+    /// an unchanging file.
+    init(readingOnly path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw SQLiteError(message: "\(path): no run history yet") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw SQLiteError(message: "\(path) is not a regular file (MLPSH_RUNS=off turns the run history off)")
+        }
+        let folderWritable = access((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, W_OK) == 0
+        database = try SQLiteDatabase(path: path, readOnly: true, immutable: !folderWritable)
+        try database.run("PRAGMA busy_timeout = \(Self.busyMilliseconds)")
+        let (version, _) = try checkOwnership()
+        guard version <= Self.migrations.count else {
+            throw SQLiteError(message: "\(database.path): made by a newer mlpsh (schema \(version))")
+        }
+        guard version == Self.migrations.count else {
+            throw SQLiteError(message: "\(database.path): made by an older mlpsh (schema \(version)); train once to bring it up to date")
+        }
+    }
+
     init(path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }

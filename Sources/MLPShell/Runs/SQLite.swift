@@ -21,11 +21,17 @@ final class SQLiteDatabase {
     private var db: OpaquePointer?
     let path: String
 
-    /// Opens (or creates) the database at `path`.
-    init(path: String, readOnly: Bool = false) throws {
+    /// Opens (or creates) the database at `path`; `immutable` reads it as a file nothing
+    /// changes (no locks, no WAL index), for a store in a folder mlpsh cannot write.
+    init(path: String, readOnly: Bool = false, immutable: Bool = false) throws {
         self.path = path
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
-        guard sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_FULLMUTEX, nil) == SQLITE_OK else {
+        var name = path
+        if immutable {
+            let escaped = path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? path
+            name = "file:\(escaped)?immutable=1"
+        }
+        guard sqlite3_open_v2(name, &db, flags | SQLITE_OPEN_FULLMUTEX | (immutable ? SQLITE_OPEN_URI : 0), nil) == SQLITE_OK else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)
             db = nil
