@@ -23,10 +23,6 @@ func runCommands() -> [Command] {
 private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     let verb = inv.positional.first ?? "list"
     // Only rm writes: the others read, and work on a store they cannot write.
-    if verb == "list", !RunStore.isOff, !FileManager.default.fileExists(atPath: RunStore.defaultPath) {
-        s.console.print("no runs yet: every train is recorded in \(RunStore.defaultPath)")
-        return
-    }
     let store = try verb == "rm" ? s.runs.open() : s.runs.openForReading()
     let ids = try inv.positional.dropFirst().map { word -> Int64 in
         guard let id = Int64(word), id > 0 else { throw EngineError("'\(word)' is not a run id (see 'runs')") }

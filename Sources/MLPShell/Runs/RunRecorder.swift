@@ -14,11 +14,15 @@ final class RunRecorder {
 
     init(console: Console) { self.console = console }
 
-    /// The store opened to read only, for `runs`, `runs show`, `compare` and `plot runs=`:
-    /// the writer when this session has one open, else a reader (nothing created or written).
+    /// The store for reading, for `runs`, `runs show`, `compare` and `plot runs=`: the writer
+    /// when the store can be written (as `train` would open it), else a reader that creates and
+    /// writes nothing, so that a store in a read-only folder can still be read.
     func openForReading() throws -> RunStore {
         if let store { return store }
         if RunStore.isOff { throw EngineError("the run history is off (MLPSH_RUNS=\(ProcessInfo.processInfo.environment["MLPSH_RUNS"] ?? "off"))") }
+        let path = RunStore.defaultPath, folder = (path as NSString).deletingLastPathComponent
+        let writable = access(folder.isEmpty ? "." : folder, W_OK) == 0 && (access(path, F_OK) != 0 || access(path, W_OK) == 0)
+        if writable { return try open() }
         do {
             return try RunStore(readingOnly: RunStore.defaultPath)
         } catch {
