@@ -282,3 +282,15 @@ def test_a_store_that_cannot_be_written_can_still_be_read(tmp_path):
     p = subprocess.run([runuser, "-u", "nobody", "--", BIN, "-c", "runs rm 1"], cwd="/", env=env, capture_output=True, text=True, timeout=120)
     request_cleanup()
     assert p.returncode == 1 and "-c:1: error:" in p.stderr, p.stderr
+
+
+def test_the_stores_own_errors_name_the_statement(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    assert mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=1 batch=32", tmp_path).returncode == 0
+    with sqlite3.connect(store) as db:
+        db.execute("ALTER TABLE runs RENAME COLUMN name TO renamed")
+    script = tmp_path / "list.mlp"
+    script.write_text("echo listing\nruns\n")
+    p = subprocess.run([BIN, str(script)], cwd=tmp_path, env=dict(os.environ, MLPSH_RUNS=str(store)),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and p.stderr.startswith(f"{script}:2: error:") and "no such column" in p.stderr, p.stderr

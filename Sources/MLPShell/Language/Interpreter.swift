@@ -35,6 +35,9 @@ public final class Interpreter {
             }
         } catch let e as EngineError {
             throw ShellError(e.message, at: location)
+        } catch let e as SQLiteError {
+            // The run history's own errors are the statement's too.
+            throw ShellError(e.message, at: location)
         }
     }
 
