@@ -294,3 +294,17 @@ def test_the_stores_own_errors_name_the_statement(tmp_path):
     p = subprocess.run([BIN, str(script)], cwd=tmp_path, env=dict(os.environ, MLPSH_RUNS=str(store)),
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and p.stderr.startswith(f"{script}:2: error:") and "no such column" in p.stderr, p.stderr
+
+
+def test_a_tensorboard_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    os.mkfifo(tmp_path / "afifo")
+    os.symlink("/nonexistent/target", tmp_path / "dangling")
+    cases = {"afile": "afile is a file, not a folder", "afifo": "afifo is a FIFO, not a folder",
+             "/dev/null": "/dev/null is a device, not a folder", "dangling": "dangling is a link to nothing",
+             "afile/under": "afile is a file, not a folder"}
+    for folder, why in cases.items():
+        p = mlpsh(tmp_path / "runs.sqlite", SETUP.format(lr=0.1) + f"; train epochs=1 batch=32 tensorboard={folder}", tmp_path)
+        assert p.returncode == 1, p.stdout
+        assert p.stderr.startswith(f"-c:1: error: tensorboard={folder}: cannot make the folder") and why in p.stderr, p.stderr
+    assert {s for (s,) in rows(tmp_path / "runs.sqlite", "SELECT status FROM runs")} == {"failed"}

@@ -208,7 +208,7 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     // Each run in a folder of its own under DIR, as SummaryWriter's log_dir: TensorBoard shows
     // one curve a run.
     let events = try board.flatMap { dir in
-        Distributed.isLead ? try TensorBoardWriter(folder: dir + "/" + tensorBoardRunFolder(name: runName, id: s.runs.lastRun)) : nil
+        Distributed.isLead ? try TensorBoardWriter(folder: dir + "/" + tensorBoardRunFolder(name: runName, id: s.runs.lastRun), option: dir) : nil
     }
     if let log { s.runs.wrote(log) }
     if let events { s.runs.wrote(events.path) }

@@ -9,12 +9,25 @@ final class TensorBoardWriter {
     let path: String
     private let fd: Int32
 
-    init(folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    /// Opens a new events file in `folder` (made if missing), for the option `tensorboard=`
+    /// that names `option` in errors. Only a regular file is written: a FIFO, a device or a
+    /// link at the file's (predictable) name is refused, never waited on.
+    init(folder: String, option: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw EngineError("tensorboard=\(option): cannot make the folder \(folder): \(Self.obstacle(in: folder) ?? "\(error)")")
+        }
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         path = folder + "/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).\(getpid())"
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { throw EngineError("tensorboard=\(folder): cannot write \(path) (\(String(cString: strerror(errno))))") }
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard fd >= 0 else { throw EngineError("tensorboard=\(option): cannot write \(path) (\(String(cString: strerror(errno))))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw EngineError("tensorboard=\(option): \(path) is not a regular file: refused")
+        }
+        _ = fcntl(fd, F_SETFL, O_WRONLY | O_APPEND)
         var event = Protobuf()
         event.double(1, Date().timeIntervalSince1970)
         event.string(3, "brain.Event:2")
@@ -22,6 +35,29 @@ final class TensorBoardWriter {
     }
 
     deinit { close(fd) }
+
+    /// The first part of `path` that stands in the way of making it a folder: a file, a FIFO,
+    /// a device or a link to nothing.
+    static func obstacle(in path: String) -> String? {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            var st = stat()
+            guard lstat(prefix, &st) == 0 else { return nil }   // missing: it can be made
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: continue
+            case S_IFLNK:
+                var target = stat()
+                if stat(prefix, &target) != 0 { return "\(prefix) is a link to nothing" }
+                if (target.st_mode & S_IFMT) == S_IFDIR { continue }
+                return "\(prefix) is a link to something that is not a folder"
+            case S_IFIFO: return "\(prefix) is a FIFO, not a folder"
+            case S_IFCHR, S_IFBLK: return "\(prefix) is a device, not a folder"
+            default: return "\(prefix) is a file, not a folder"
+            }
+        }
+        return nil
+    }
 
     /// One step's scalars ("loss/train" ...), as tf.summary.scalar writes them.
     func scalars(step: Int, _ values: [(tag: String, value: Float)]) throws {
