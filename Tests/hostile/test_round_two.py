@@ -81,3 +81,20 @@ def test_an_optimizer_step_count_out_of_range_is_refused(tmp_path):
     (tmp_path / "b.safetensors").write_bytes(with_metadata(tmp_path / "a.safetensors", **{"mlpsh.optimizer_steps": str(2**63 - 1)}))
     p = mlpsh("load b.safetensors; train epochs=1 batch=16", tmp_path)
     assert p.returncode == 1 and "mlpsh.optimizer_steps is not a count" in p.stderr, p.stderr
+
+
+def test_a_statement_is_bounded_once_expanded(tmp_path):
+    script = tmp_path / "grow.mlp"
+    script.write_text("set a " + "x" * 1_000_000 + "\nset b $a $a $a $a $a\necho not reached\n")
+    p = subprocess.run([BIN, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and f"{script}:2: error: a statement grows past 4194304 bytes" in p.stderr, p.stderr[:300]
+
+
+def test_a_long_model_block_costs_its_length_not_its_square(tmp_path):
+    # 40,000 layers took 88 s when each line copied the block; now well under a second.
+    script = tmp_path / "long.mlp"
+    script.write_text("model\nlinear 1 4\n" + "relu\n" * 40_000 + "end\nsummary\n")
+    p = subprocess.run([BIN, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, MLPSH_RUNS="off"))
+    assert p.returncode == 0, p.stderr[:300]
+    assert "40001 relu" in p.stdout or "40,001" in p.stdout or "relu" in p.stdout

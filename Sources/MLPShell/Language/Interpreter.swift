@@ -130,17 +130,19 @@ public final class Interpreter {
         let words = try Lexer.words(in: statement, variables: session.variable)
         guard let first = words.first else { return }
         let text = { (words: [Word]) in words.map(\.scriptText).joined(separator: " ") }
-        if var open = block {
+        if block != nil {
             if first.text == "end" && !first.quoted {
                 guard words.count == 1 else { throw EngineError("'end' takes no arguments") }
+                let open = block!
                 block = nil
                 try buildModel(open.layers)
                 record(["model"] + open.layers.map { "  " + text($0.words) } + ["end"])
             } else if first.text == "model" && !first.quoted {
                 throw EngineError("'model' inside a model block: close the first with 'end'")
             } else {
-                open.layers.append((words, location))
-                block = open
+                // In place (no other reference to the block's lines): a copy of the block a line
+                // made a block of N lines cost N².
+                block!.layers.append((words, location))
             }
             return
         }

@@ -98,8 +98,10 @@ public enum Lexer {
         var quoted = false, inWord = false, inQuotes = false
         let chars = Array(statement)
         var i = 0
+        // The bytes of the words already ended: a statement of many large words is bounded too.
+        var total = 0
         func endWord() {
-            if inWord { words.append(Word(current, quoted: quoted)) }
+            if inWord { words.append(Word(current, quoted: quoted)); total += current.utf8.count }
             current = ""; quoted = false; inWord = false
         }
         while i < chars.count {
@@ -109,6 +111,9 @@ public enum Lexer {
                 current += value
                 guard current.utf8.count <= maximumWordSize else {
                     throw EngineError("a word grows past \(maximumWordSize) bytes as its variables expand (is a variable doubling itself?)")
+                }
+                guard total + current.utf8.count <= maximumStatementSize else {
+                    throw EngineError("a statement grows past \(maximumStatementSize) bytes as its variables expand")
                 }
                 inWord = true
                 i = next
@@ -165,6 +170,8 @@ public enum Lexer {
 
     /// The largest a word may grow as variables expand: 1 MiB.
     public static let maximumWordSize = 1 << 20
+    /// The most bytes a statement's words may hold once expanded (4 MiB).
+    public static let maximumStatementSize = 1 << 22
 
     /// Letters, digits and _, not starting with a digit.
     public static func isVariableName(_ s: String) -> Bool {
