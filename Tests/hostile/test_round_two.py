@@ -98,3 +98,14 @@ def test_a_long_model_block_costs_its_length_not_its_square(tmp_path):
                        env=dict(os.environ, MLPSH_RUNS="off"))
     assert p.returncode == 0, p.stderr[:300]
     assert "40001 relu" in p.stdout or "40,001" in p.stdout or "relu" in p.stdout
+
+
+def test_a_plugin_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "libfifo.so")
+    (tmp_path / "path").mkdir()
+    os.mkfifo(tmp_path / "path" / "libQ.so")
+    p = subprocess.run([BIN, "-c", f"plugin load {tmp_path / 'libfifo.so'}"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "is not a regular file: refused as a plugin library" in p.stderr, p.stderr
+    p = subprocess.run([BIN, "-c", "plugin load Q"], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, MLPSH_PLUGIN_PATH=str(tmp_path / "path")))
+    assert p.returncode == 1 and "is not a regular file" in p.stderr, p.stderr

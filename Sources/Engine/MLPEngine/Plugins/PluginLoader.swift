@@ -66,6 +66,10 @@ public final class PluginLoader {
     public func load(path: String) throws -> LoadedPlugin? {
         let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         if loaded.contains(where: { $0.path == real }) { return nil }
+        // dlopen waits forever on a FIFO and reads a device: only a regular file is a library.
+        var st = stat()
+        guard stat(real, &st) == 0 else { throw EngineError("\(path): no such file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw EngineError("\(path) is not a regular file: refused as a plugin library") }
         try Self.checkNotWorldWritable(real)
         guard let handle = dlopen(real, RTLD_NOW | RTLD_LOCAL) else {
             let why = dlerror().map { String(cString: $0) } ?? "unknown error"
