@@ -109,3 +109,15 @@ def test_a_plugin_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
     p = subprocess.run([BIN, "-c", "plugin load Q"], capture_output=True, text=True, timeout=30,
                        env=dict(os.environ, MLPSH_PLUGIN_PATH=str(tmp_path / "path")))
     assert p.returncode == 1 and "is not a regular file" in p.stderr, p.stderr
+
+
+def test_scripts_that_are_not_text_are_named_at_their_line(tmp_path):
+    bad = tmp_path / "bad.mlp"
+    bad.write_bytes(b"echo a\necho b\xff\xfe\necho c\n")
+    p = subprocess.run([BIN, str(bad)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and p.stderr == f"{bad}:2: error: not UTF-8 text: the byte 0xFF at column 7\n", p.stderr
+    p = subprocess.run([BIN, "-"], input=b"echo a\nec\x00ho\n", capture_output=True, timeout=30)
+    assert p.returncode == 1 and p.stderr.decode() == "<stdin>:2: error: a NUL byte at column 3: a script is UTF-8 text\n", p.stderr
+    with open("/dev/zero", "rb") as zero:
+        p = subprocess.run([BIN, "-"], stdin=zero, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and p.stderr.startswith("mlpsh: error: <stdin>: larger than"), p.stderr

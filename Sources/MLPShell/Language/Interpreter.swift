@@ -73,10 +73,7 @@ public final class Interpreter {
         guard includeDepth < Self.maxIncludeDepth else {
             throw EngineError("include is nested more than \(Self.maxIncludeDepth) deep (does a file include itself?)")
         }
-        let bytes = try readFileBytes(path, limit: Runner.maximumScriptSize, inflate: false)
-        guard !bytes.contains(0), let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]) else {
-            throw EngineError("\(path): cannot be read as UTF-8 text")
-        }
+        let text = try scriptText(try readFileBytes(path, limit: Runner.maximumScriptSize, inflate: false), file: path)
         if !variables.isEmpty {
             let used = Runner.variablesUsed(in: text, file: path)
             for name in variables.keys.sorted() where !used.contains(name) {

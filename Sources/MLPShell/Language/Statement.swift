@@ -64,3 +64,29 @@ public struct Invocation {
         self.location = location
     }
 }
+
+/// A script's bytes as text: UTF-8 without NUL bytes, else an error at the first line that is
+/// not (as compilers and Python name the line), with the byte and its column.
+func scriptText(_ bytes: [UInt8], file: String) throws -> String {
+    var line = 1, start = 0
+    for i in 0...bytes.count {
+        guard i == bytes.count || bytes[i] == 0x0A else { continue }
+        let part = bytes[start..<i]
+        if let zero = part.firstIndex(of: 0) {
+            throw ShellError("a NUL byte at column \(zero - start + 1): a script is UTF-8 text", at: SourceLocation(file: file, line: line))
+        }
+        if String(validating: part, as: UTF8.self) == nil {
+            // The first byte from which the line stops being UTF-8.
+            var column = part.count
+            for end in stride(from: part.count, through: 0, by: -1) where String(validating: part.prefix(end), as: UTF8.self) != nil {
+                column = end + 1
+                break
+            }
+            let byte = part[part.startIndex + min(column - 1, part.count - 1)]
+            throw ShellError(String(format: "not UTF-8 text: the byte 0x%02X at column %d", byte, column), at: SourceLocation(file: file, line: line))
+        }
+        line += 1
+        start = i + 1
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

@@ -61,17 +61,14 @@ public final class Runner {
         do {
             bytes = try readCapped(STDIN_FILENO, name: "<stdin>", limit: Runner.maximumScriptSize, shouldStop: { Signals.stopRequested })
         } catch let e as EngineError {
-            session.console.writeError("\(e.message): a script is at most \(Runner.maximumScriptSize) bytes\n")
+            session.console.writeError("mlpsh: error: \(e.message): a script is at most \(Runner.maximumScriptSize) bytes\n")
             return 1
         } catch {
             session.console.writeError("<stdin>: error: \(error)\n")
             return 1
         }
-        guard let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]), !bytes.contains(0) else {
-            session.console.writeError("<stdin>: error: input is not UTF-8 text\n")
-            return 1
-        }
         return guarded {
+            let text = try scriptText(bytes, file: "<stdin>")
             try checkVariablesAreUsed(in: text, file: "<stdin>")
             try interpreter.run(source: text, file: "<stdin>")
         }
@@ -106,10 +103,11 @@ public final class Runner {
             session.console.writeError("mlpsh: error: \(path): cannot be read\n")
             return nil
         }
-        guard !data.contains(0), let text = String(validatingUTF8: data.map { CChar(bitPattern: $0) } + [0]) else {
-            session.console.writeError("mlpsh: error: \(path): not UTF-8 text\n")
+        do {
+            return try scriptText(data, file: path)
+        } catch {
+            session.console.writeError(errorLine(error))
             return nil
         }
-        return text
     }
 }
