@@ -6,6 +6,7 @@ Run by scripts/test after `swift build`; MLPSH_BIN names the binary.
 """
 import json
 import os
+import shutil
 import struct
 import subprocess
 
@@ -121,3 +122,38 @@ def test_scripts_that_are_not_text_are_named_at_their_line(tmp_path):
     with open("/dev/zero", "rb") as zero:
         p = subprocess.run([BIN, "-"], stdin=zero, capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and p.stderr.startswith("mlpsh: error: <stdin>: larger than"), p.stderr
+
+
+def jpeg(path, **kw):
+    from PIL import Image  # noqa: PLC0415  (Pillow comes with the interop tests' set-up)
+    import numpy as np  # noqa: PLC0415
+    Image.fromarray((np.arange(200 * 200) % 251).astype(np.uint8).reshape(200, 200)).save(path, "JPEG", quality=90, **kw)
+
+
+def test_a_truncated_jpeg_is_an_error_not_a_grey_guess(tmp_path):
+    pytest.importorskip("PIL")
+    jpeg(tmp_path / "ok.jpg")
+    data = (tmp_path / "ok.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[:len(data) * 2 // 3])
+    p = subprocess.run([BIN, "-c", "model; linear 784 10; end; predict cut.jpg show=false"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "cut.jpg: not a readable JPEG (Premature end of JPEG file)" in p.stderr, p.stderr
+
+
+def test_a_jpeg_of_too_many_scans_is_refused(tmp_path):
+    pytest.importorskip("PIL")
+    if shutil.which("jpegtran") is None:
+        pytest.skip("jpegtran (libjpeg-turbo-progs, scripts/install-deps) makes the many-scan file")
+    jpeg(tmp_path / "ok.jpg")
+    # 99 valid scans (successive approximation, a coefficient at a time): more than the 64 allowed.
+    lines = ["0: 0 0 0 1;", "0: 0 0 1 0;"] + [f"0: {k} {k} {a} {b};" for k in range(1, 49) for a, b in ((0, 1), (1, 0))] + ["0: 49 63 0 0;"]
+    (tmp_path / "scans.txt").write_text("\n".join(lines) + "\n")
+    subprocess.run(["jpegtran", "-scans", str(tmp_path / "scans.txt"), "-outfile", str(tmp_path / "many.jpg"), str(tmp_path / "ok.jpg")], check=True)
+    p = subprocess.run([BIN, "-c", "model; linear 784 10; end; predict many.jpg show=false"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "more than 64 scans: refused" in p.stderr, p.stderr
+    # An ordinary progressive JPEG still reads.
+    jpeg(tmp_path / "progressive.jpg", progressive=True)
+    p = subprocess.run([BIN, "-c", "model; linear 784 10; end; predict progressive.jpg show=false"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr

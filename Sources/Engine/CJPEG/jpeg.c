@@ -5,18 +5,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 struct failure {
     struct jpeg_error_mgr manager;
     jmp_buf jump;
+    /* Set when the decoder stopped for a reason of ours (too many scans). */
+    char reason[128];
 };
+
+/* The most scans a progressive JPEG may have: encoders write about ten (libjpeg's simple
+   progression: 6 for grey, 10 for colour); thousands of tiny scans are a way to make decoding
+   take minutes (djpeg's -maxscans does the same). */
+#define MAX_SCANS 64
 
 static void on_error(j_common_ptr info) {
     struct failure *f = (struct failure *)info->err;
     longjmp(f->jump, 1);
 }
 
-static void quiet(j_common_ptr info, int level) { (void)info; (void)level; }
+/* Warnings are quiet, except that data ending early (a truncated file, whose missing part
+   libjpeg would paint grey) is an error, as a truncated PNG is. */
+static void on_message(j_common_ptr info, int level) {
+    if (level < 0 && (info->err->msg_code == JWRN_JPEG_EOF || info->err->msg_code == JWRN_HIT_MARKER)) {
+        info->err->error_exit(info);
+    }
+}
+
+static void on_progress(j_common_ptr info) {
+    struct jpeg_decompress_struct *d = (struct jpeg_decompress_struct *)info;
+    if (d->input_scan_number > MAX_SCANS) {
+        struct failure *f = (struct failure *)info->err;
+        snprintf(f->reason, sizeof f->reason, "more than %d scans: refused", MAX_SCANS);
+        longjmp(f->jump, 1);
+    }
+}
 
 int mlpsh_jpeg_decode_grey(const unsigned char *data, size_t size, size_t max_pixels,
                            unsigned char **pixels, int *width, int *height,
@@ -25,18 +48,26 @@ int mlpsh_jpeg_decode_grey(const unsigned char *data, size_t size, size_t max_pi
     struct failure f;
     unsigned char *volatile out = NULL;
     *pixels = NULL;
+    struct jpeg_progress_mgr progress;
     info.err = jpeg_std_error(&f.manager);
     f.manager.error_exit = on_error;
-    f.manager.emit_message = quiet;
+    f.manager.emit_message = on_message;
+    f.reason[0] = 0;
+    progress.progress_monitor = on_progress;
     if (setjmp(f.jump)) {
         char text[JMSG_LENGTH_MAX];
-        (*info.err->format_message)((j_common_ptr)&info, text);
+        if (f.reason[0]) {
+            snprintf(text, sizeof text, "%s", f.reason);
+        } else {
+            (*info.err->format_message)((j_common_ptr)&info, text);
+        }
         snprintf(message, message_size, "%s", text);
         jpeg_destroy_decompress(&info);
         free(out);
         return -1;
     }
     jpeg_create_decompress(&info);
+    info.progress = &progress;
     jpeg_mem_src(&info, data, (unsigned long)size);
     jpeg_read_header(&info, TRUE);
     if ((size_t)info.image_width * (size_t)info.image_height > max_pixels) {
