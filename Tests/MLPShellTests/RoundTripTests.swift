@@ -89,6 +89,54 @@ final class RoundTripTests: XCTestCase {
         print("RoundTripTests: \(checked.count) layers: \(checked.joined(separator: "; "))")
     }
 
+    /// Every option of every optimizer, loss and schedule, at a value that Float would round
+    /// (0.99999999999 is 1 in Float), then at its other values: saved with the model and loaded
+    /// back, each reads as it was written, and the file loads without a complaint.
+    func testEveryOptimizerLossAndScheduleSettingLoadsBackExactly() throws {
+        let (registries, _) = try registries()
+        let model = try build(Spec("linear", args: ["4", "3"]), [4], registries)
+        let path = folder.appendingPathComponent("settings.safetensors").path
+        var checked = 0
+        func roundTrip(optimizer: Optimizer? = nil, loss: Loss? = nil, schedule: Schedule = .none, what: String) throws {
+            let file = try Checkpoint.file(model: model, history: [], loss: loss, optimizer: optimizer ?? SGD(lr: 0.1), schedule: schedule,
+                                           random: RandomGenerator(seed: 1), training: false, version: "test")
+            try file.write(to: path)
+            let back = try Checkpoint.load(path: path, into: nil, dataShape: nil, registries: registries, random: RandomGenerator(seed: 1))
+            if let optimizer { XCTAssertEqual(back.optimizer?.definition, optimizer.definition, what) }
+            if let loss { XCTAssertEqual(back.loss?.definition, loss.definition, what) }
+            XCTAssertEqual(back.schedule?.definition ?? "none", schedule.definition, what)
+            checked += 1
+        }
+        for name in registries.optimizers.names {
+            let entry = try registries.optimizers.lookup(name)
+            for option in entry.help.options {
+                for value in ["0.99999999999", "1.0000000001e-08"] + alternatives(option.defaultValue) {
+                    guard let o = try? entry.make(try Options([option.key: value], specs: entry.options, owner: name)) else { continue }
+                    try roundTrip(optimizer: o, what: "optim \(name) \(option.key)=\(value)")
+                }
+            }
+        }
+        for name in registries.losses.names {
+            let entry = try registries.losses.lookup(name)
+            for option in entry.help.options {
+                for value in ["0.99999999999", "0.30000000000000004"] + alternatives(option.defaultValue) {
+                    guard let l = try? entry.make(try Options([option.key: value], specs: entry.options, owner: name)) else { continue }
+                    try roundTrip(loss: l, what: "loss \(name) \(option.key)=\(value)")
+                }
+            }
+        }
+        for name in registries.schedules.names {
+            let entry = try registries.schedules.lookup(name)
+            for option in entry.help.options {
+                for value in ["0.99999999999", "7"] + alternatives(option.defaultValue) {
+                    guard let sch = try? entry.make(try Options([option.key: value], specs: entry.options, owner: name)) else { continue }
+                    try roundTrip(schedule: sch, what: "schedule \(name) \(option.key)=\(value)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 30)
+    }
+
     private func checkRoundTrip(_ spec: Spec, shape: [Int], registries: Registries, file: StaticString = #filePath, line: UInt = #line) throws {
         let model = try build(spec, shape, registries)
         // Weights that are not the initial ones, and buffers moved off theirs.

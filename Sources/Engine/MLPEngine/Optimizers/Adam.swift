@@ -21,8 +21,8 @@ public final class Adam: OptimizerBase, Optimizer {
     }
 
     public var definition: String {
-        "\(kind) " + [setting("lr", baseLearningRate), setting("beta1", beta1.float), setting("beta2", beta2.float),
-                      setting("eps", eps.float), setting("weight_decay", weightDecay.float)].joined(separator: " ")
+        "\(kind) " + [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
+                      setting("eps", eps), setting("weight_decay", weightDecay)].joined(separator: " ")
     }
 
     public func step() {

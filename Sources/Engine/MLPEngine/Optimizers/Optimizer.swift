@@ -95,6 +95,11 @@ open class OptimizerBase {
 /// Formats a setting for `definition`: "0.005", "0.9".
 public func setting(_ name: String, _ v: Float) -> String { "\(name)=\(v)" }
 
+/// A hyperparameter as the user gave it, in the shortest decimal that reads back as the same
+/// Double: a file's settings load as they were saved (beta2=0.99999999999 is not 1 in Double,
+/// though it is in Float).
+public func setting(_ name: String, _ v: Hyper) -> String { "\(name)=\(v.exact)" }
+
 /// A hyperparameter as the user gave it (a Double, as PyTorch keeps Python floats) and as the
 /// Float kernels use it. Derived values such as 1 − β are computed from `exact` and rounded
 /// once, as PyTorch computes `1 - beta` in Python and casts the result.

@@ -21,8 +21,8 @@ public final class RMSprop: OptimizerBase, Optimizer {
     }
 
     public var definition: String {
-        "rmsprop " + [setting("lr", baseLearningRate), setting("alpha", alpha.float), setting("eps", eps.float),
-                      setting("weight_decay", weightDecay.float), setting("momentum", momentum.float),
+        "rmsprop " + [setting("lr", baseLearningRate), setting("alpha", alpha), setting("eps", eps),
+                      setting("weight_decay", weightDecay), setting("momentum", momentum),
                       "centered=\(centered)"].joined(separator: " ")
     }
 

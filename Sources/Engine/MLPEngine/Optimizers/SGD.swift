@@ -16,9 +16,9 @@ public final class SGD: OptimizerBase, Optimizer {
 
     public var definition: String {
         var s = "sgd " + setting("lr", baseLearningRate)
-        if momentum.exact != 0 { s += " " + setting("momentum", momentum.float) }
-        if dampening.exact != 0 { s += " " + setting("dampening", dampening.float) }
-        if weightDecay.exact != 0 { s += " " + setting("weight_decay", weightDecay.float) }
+        if momentum.exact != 0 { s += " " + setting("momentum", momentum) }
+        if dampening.exact != 0 { s += " " + setting("dampening", dampening) }
+        if weightDecay.exact != 0 { s += " " + setting("weight_decay", weightDecay) }
         if nesterov { s += " nesterov=true" }
         return s
     }

@@ -14,8 +14,8 @@ final class Lion: OptimizerBase, Optimizer {
     }
 
     var definition: String {
-        "lion " + [setting("lr", baseLearningRate), setting("beta1", beta1.float), setting("beta2", beta2.float),
-                   setting("weight_decay", weightDecay.float)].joined(separator: " ")
+        "lion " + [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
+                   setting("weight_decay", weightDecay)].joined(separator: " ")
     }
 
     func step() {
