@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import struct
 import subprocess
 import time
@@ -174,3 +175,20 @@ def test_the_prompt_is_refused_under_mpirun(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
     assert "under mpirun, mlpsh runs a script" in p.stderr
+
+
+def test_run_history_commands_run_on_rank_0_only(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    env = dict(ENV, MLPSH_RUNS=str(store))
+    setup = "seed 0; data train synthetic n=64 features=4 classes=3; model; linear 4 3; end; loss cross_entropy; optim sgd lr=0.1"
+    p = subprocess.run([BIN, "-c", setup + "; train epochs=1 batch=16; train epochs=1 batch=16"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run(MPI + ["-np", "3", BIN, "-c", "runs rm 1; runs"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("run 1 deleted") == 1
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT id FROM runs").fetchall() == [(2,)]
+    # An error there (no such run) is every rank's, once.
+    p = subprocess.run(MPI + ["-np", "2", BIN, "-c", "runs rm 7"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and p.stderr.count("no run 7") == 1, p.stderr

@@ -21,6 +21,9 @@ func runCommands() -> [Command] {
 }
 
 private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
+    // Under mpirun the run history is rank 0's, as its recording is: the others do nothing
+    // (and learn of an error in the statement's agreement).
+    guard Distributed.isLead else { return }
     let verb = inv.positional.first ?? "list"
     // Only rm writes: the others read, and work on a store they cannot write.
     let store = try verb == "rm" ? s.runs.open() : s.runs.openForReading()
