@@ -157,3 +157,18 @@ def test_a_jpeg_of_too_many_scans_is_refused(tmp_path):
     p = subprocess.run([BIN, "-c", "model; linear 784 10; end; predict progressive.jpg show=false"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("name,text,error", [
+    ("columns", "data test mnist split=test limit=10\nmodel\nconv2d 1 1 1024 padding=1024\nend\n",
+     "its columns (1048576 rows of 1108809 output positions) are more than"),
+    ("wide", "model\nlinear 1 1000000\n" + "relu\n" * 20_000 + "end\n", "values a sample together"),
+    ("growing", "data test mnist split=test limit=10\nmodel\n" + "conv2d 1 1 1 padding=1024\n" * 6000 + "end\n", "values a sample together"),
+])
+def test_models_too_large_for_memory_are_refused_when_built(tmp_path, name, text, error):
+    script = tmp_path / f"{name}.mlp"
+    script.write_text(text)
+    # At most 4 GB of address space, set by the shell that runs it.
+    p = subprocess.run(["bash", "-c", 'ulimit -v 4000000 && exec "$0" "$1"', BIN, str(script)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ, MLPSH_RUNS="off"))
+    assert p.returncode == 1 and f"{script}:" in p.stderr and error in p.stderr, p.stderr[-500:]

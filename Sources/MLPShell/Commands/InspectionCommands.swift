@@ -90,6 +90,7 @@ private func predict(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     let show = o.string("show")
     guard ["auto", "true", "false"].contains(show) else { throw EngineError("show=\(show) is not true, false or auto") }
     let source = inv.positional[0]
+    try model.checkBatch(1)
     let input = try predictionInput(source, s, shape: model.inputShape)
     guard input.sample.count == model.inputWidth else {
         throw EngineError("\(source) gives \(input.sample.count) values but the model takes \(model.inputWidth)")

@@ -42,8 +42,9 @@ public final class Conv2d: Layer {
     /// Counts forward passes, so backward knows whether the columns are of its input.
     private var pass = 0
     /// Computed directly (DirectConvolution); through columns only when its offsets would
-    /// not fit 32 bits.
-    private let direct: DirectConvolution?
+    /// not fit 32 bits. Its tables (an offset an output position) are made at the first pass,
+    /// not when the layer is built.
+    private lazy var direct: DirectConvolution? = DirectConvolution(geometry, outChannels: outChannels)
     /// Lower to columns and multiply with sgemm instead of the direct kernels (as before
     /// them; `bench layers conv=im2col` compares the two). Set between training steps.
     public var lowersToColumns = false
@@ -56,7 +57,6 @@ public final class Conv2d: Layer {
         self.outChannels = outChannels
         weight = Parameter(name: "weight", shape: [outChannels, inChannels, kernel, kernel])
         self.bias = bias ? Parameter(name: "bias", shape: [outChannels]) : nil
-        direct = DirectConvolution(geometry, outChannels: outChannels)
         Initializer.pytorchDefault(weight: weight, bias: self.bias, random: random)
     }
 
@@ -233,6 +233,12 @@ public final class Conv2d: Layer {
             throw EngineError("conv2d \(inC) \(outC) \(k): a \(k)x\(k) kernel does not fit the \(h)x\(w) input with padding \(padding)")
         }
         try checkParameterBudget(outC, inC * k * k)
+        // Its columns' gradient (C·K·K rows, a column an output position) is a buffer too.
+        let outH = (h + 2 * padding - k) / stride + 1, outW = (w + 2 * padding - k) / stride + 1
+        let (columns, overflow) = (inC * k * k).multipliedReportingOverflow(by: outH * outW)
+        guard !overflow, columns <= 1 << 28 else {
+            throw EngineError("conv2d \(inC) \(outC) \(k): its columns (\(inC * k * k) rows of \(outH * outW) output positions) are more than the \(1 << 28) floats a buffer may hold")
+        }
         return Conv2d(inChannels: inC, outChannels: outC, kernel: k, stride: stride, padding: padding,
                       bias: try a.options.bool("bias"), height: h, width: w, random: a.random)
     }

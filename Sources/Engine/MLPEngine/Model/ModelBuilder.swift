@@ -21,7 +21,7 @@ extension Sequential {
         var shape = inputShape
         var modelInput = inputShape
         var layers: [Layer] = []
-        var total = 0
+        var total = 0, activations = 0
         for (index, spec) in specs.enumerated() {
             do {
                 let entry = try registries.layers.lookup(spec.name)
@@ -31,6 +31,20 @@ extension Sequential {
                 if modelInput == nil, let linear = layer as? Linear { modelInput = [linear.inputWidth] }
                 if modelInput == nil, layer.outputShape.isEmpty {
                     throw EngineError("\(spec.name): the input width is unknown; start the model with 'linear IN OUT' or load data first")
+                }
+                // Shapes come from words and files: their sizes are checked before any product
+                // of them can overflow, one sample's output and all outputs together.
+                var size = 1
+                for d in layer.outputShape {
+                    let (n, overflow) = size.multipliedReportingOverflow(by: max(d, 0))
+                    guard !overflow, n <= Sequential.maximumSampleFloats else {
+                        throw EngineError("\(spec.text) gives \(layer.outputShape) a sample, more than the \(Sequential.maximumSampleFloats) values a layer's output may hold")
+                    }
+                    size = n
+                }
+                activations += size
+                guard activations <= Sequential.maximumSampleFloats else {
+                    throw EngineError("the model's layers give \(activations) values a sample together (each layer keeps its output), more than the \(Sequential.maximumSampleFloats) a model may hold")
                 }
                 layers.append(layer)
                 shape = layer.outputShape

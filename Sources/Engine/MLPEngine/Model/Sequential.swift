@@ -47,7 +47,17 @@ public final class Sequential {
         if overflow || n > 1 << 28 {
             throw EngineError("a batch of \(rows) through a layer \(maxWidth) wide needs \(n) floats, more than the \(1 << 28) a buffer may hold: use a smaller batch")
         }
+        // Every layer keeps its output (and its input gradient), so the whole model counts.
+        let (all, over) = rows.multipliedReportingOverflow(by: activationWidth)
+        if over || all > Self.maximumActivationFloats {
+            throw EngineError("a batch of \(rows) through this model needs \(over ? "more than \(Int.max)" : String(all)) floats of activations (\(activationWidth) a sample over its layers), more than the \(Self.maximumActivationFloats) allowed: use a smaller batch or a smaller model")
+        }
     }
+
+    /// The most values one sample's outputs may hold, one layer's or all together (2^28).
+    public static let maximumSampleFloats = 1 << 28
+    /// The most floats a batch's activations may take across the model (2^30: 4 GiB).
+    public static let maximumActivationFloats = 1 << 30
     public var outputWidth: Int { layers.last?.outputShape.reduce(1, *) ?? inputWidth }
 
     /// (state_dict name, parameter) for every parameter, in order.
