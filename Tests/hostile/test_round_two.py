@@ -164,7 +164,7 @@ def test_a_jpeg_of_too_many_scans_is_refused(tmp_path):
      "its columns (1048576 rows of 1108809 output positions) are more than"),
     ("wide", "model\nlinear 1 1000000\n" + "relu\n" * 20_000 + "end\n", "values a sample together"),
     ("growing", "data test mnist split=test limit=10\nmodel\n" + "conv2d 1 1 1 padding=1024\n" * 6000 + "end\n", "values a sample together"),
-])
+], ids=["columns", "wide", "growing"])  # short ids: pytest puts the test id in each child's environment
 def test_models_too_large_for_memory_are_refused_when_built(tmp_path, name, text, error):
     script = tmp_path / f"{name}.mlp"
     script.write_text(text)
