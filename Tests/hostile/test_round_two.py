@@ -172,3 +172,13 @@ def test_models_too_large_for_memory_are_refused_when_built(tmp_path, name, text
     p = subprocess.run(["bash", "-c", 'ulimit -v 4000000 && exec "$0" "$1"', BIN, str(script)], cwd=ROOT,
                        capture_output=True, text=True, timeout=120, env=dict(os.environ, MLPSH_RUNS="off"))
     assert p.returncode == 1 and f"{script}:" in p.stderr and error in p.stderr, p.stderr[-500:]
+
+
+def test_the_command_lines_variable_check_reads_includes_as_include_does(tmp_path):
+    # NAME=VALUE on the command line makes mlpsh look for $NAME in the script and what it
+    # includes: /dev/zero is not read (it read forever), and the script's own error comes.
+    script = tmp_path / "s.mlp"
+    script.write_text("echo $x\ninclude /dev/zero\n")
+    p = subprocess.run([BIN, str(script), "x=1"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and p.stdout == "1\n", (p.stdout, p.stderr)
+    assert f"{script}:2: error:" in p.stderr and "not a regular file" in p.stderr, p.stderr

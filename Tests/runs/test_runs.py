@@ -308,3 +308,13 @@ def test_a_tensorboard_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
         assert p.returncode == 1, p.stdout
         assert p.stderr.startswith(f"-c:1: error: tensorboard={folder}: cannot make the folder") and why in p.stderr, p.stderr
     assert {s for (s,) in rows(tmp_path / "runs.sqlite", "SELECT status FROM runs")} == {"failed"}
+
+
+def test_a_runs_name_in_a_terminal_chart_is_escaped(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    assert mlpsh(store, SETUP.format(lr=0.1) + "; train epochs=2 batch=32", tmp_path).returncode == 0
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE runs SET name = ?", ("evil\x1b[2J\x07",))
+    p = mlpsh(store, "plot loss runs=1", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "\x1b" not in p.stdout and "\x07" not in p.stdout and "evil\\e[2J" in p.stdout, p.stdout
