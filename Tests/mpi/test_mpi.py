@@ -192,3 +192,20 @@ def test_run_history_commands_run_on_rank_0_only(tmp_path):
     # An error there (no such run) is every rank's, once.
     p = subprocess.run(MPI + ["-np", "2", BIN, "-c", "runs rm 7"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and p.stderr.count("no run 7") == 1, p.stderr
+
+
+@pytest.mark.parametrize("change,what", [
+    (("n=256", "n=320"), "the training set's samples is 256 on rank 0 but 320 on rank 1"),
+    (("epochs=3", "epochs=4"), "epochs is 3 on rank 0 but 4 on rank 1"),
+], ids=["data", "epochs"])
+def test_ranks_that_differ_end_with_one_error_naming_the_difference(tmp_path, change, what):
+    script = ("seed 0\ndata train synthetic n=256 features=4 classes=3\nmodel\nlinear 4 3\nend\n"
+              "loss cross_entropy\noptim sgd lr=0.1\ntrain epochs=3 batch=32\n")
+    (tmp_path / "a.mlp").write_text(script)
+    (tmp_path / "b.mlp").write_text(script.replace(*change))
+    start = time.monotonic()
+    p = mpmd("a.mlp", "b.mlp", cwd=tmp_path, timeout=60)
+    assert time.monotonic() - start < 30
+    assert p.returncode != 0
+    lines = error_lines(p.stderr)
+    assert len(lines) == 1 and what in lines[0], p.stderr

@@ -62,6 +62,22 @@ extension Communicator {
         if whoSays(false).contains(true) { throw Distributed.PeerFailure() }
     }
 
+    /// Every rank's `values` compared before the collectives they size: the same on every
+    /// rank, or the same error on every rank naming the first that differs. (Ranks whose data
+    /// or model differ would meet in collectives of different sizes: memory corruption, or a
+    /// wait without end.)
+    public func agreeOnSizes(_ values: [(name: String, value: Int)]) throws {
+        let k = values.count
+        var all = [Double](repeating: 0, count: size * k)
+        for (i, v) in values.enumerated() { all[rank * k + i] = Double(v.value) }
+        sum(&all)
+        for i in 0..<k {
+            for r in 1..<size where all[r * k + i] != all[i] {
+                throw EngineError("the ranks differ: \(values[i].name) is \(Int(all[i])) on rank 0 but \(Int(all[r * k + i])) on rank \(r) (each rank must load the same data and model)")
+            }
+        }
+    }
+
     /// Which ranks say true, known to every rank.
     public func whoSays(_ flag: Bool) -> [Bool] {
         var votes = [Double](repeating: 0, count: size)

@@ -61,6 +61,9 @@ public final class Trainer {
         try model.checkBatch(min(batch, train.count))
         if let group {
             try group.agreeToStart()
+            try group.agreeOnSizes([("the training set's samples", train.count), ("the test set's samples", test?.count ?? -1),
+                                    ("the model's parameters", model.parameterCount), ("batch", batch), ("epochs", epochs),
+                                    ("shuffle", shuffle ? 1 : 0)])
             guard batch >= group.size else {
                 throw EngineError("batch=\(batch) is smaller than the \(group.size) ranks: every rank needs a share of each batch")
             }
@@ -192,6 +195,8 @@ public final class Trainer {
         }
         let group = self.group
         try group?.agreeToStart()
+        try group?.agreeOnSizes([("the evaluated set's samples", dataset.count), ("the model's parameters", model.parameterCount),
+                                 ("batch", batch)])
         // This rank's batches (all of them, alone).
         let batchCount = (dataset.count + batch - 1) / batch
         let ranks = group?.size ?? 1, rank = group?.rank ?? 0
