@@ -40,10 +40,7 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         for r in list {
             let acc = r.epochs.last?.testAccuracy.map { String(format: "%.1f%%", $0 * 100) } ?? "-"
             let seconds = r.seconds.map { String(format: "%.1f", $0) } ?? "-"
-            // A name from another store may be any length: the table shows 60 characters of it.
-            var name = printable(r.name).replacingOccurrences(of: ",", with: ";")
-            if name.count > 60 { name = String(name.prefix(59)) + "…" }
-            csv += "\(r.id),\(timeText(r.started)),\(r.status),\(r.epochs.count),\(acc),\(seconds),\(name)\n"
+            csv += "\(r.id),\(timeText(r.started)),\(r.status),\(r.epochs.count),\(acc),\(seconds),\(tableName(printable(r.name)))\n"
         }
         s.console.write(alignedTable(csv))
     case "show":
@@ -65,9 +62,7 @@ private func runs(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         var csv = "run,name,status,epochs,train_loss,train_acc,test_loss,test_acc,seconds\n"
         for r in list {
             let e = r.epochs.last
-            var name = r.name.replacingOccurrences(of: ",", with: ";")
-            if name.count > 60 { name = String(name.prefix(59)) + "…" }
-            csv += "\(r.id),\(name),\(r.status),\(r.epochs.count),"
+            csv += "\(r.id),\(tableName(r.name)),\(r.status),\(r.epochs.count),"
             csv += e.map { String(format: "%.6f,%.1f%%,", $0.trainLoss, $0.trainAccuracy * 100) } ?? "-,-,"
             csv += e?.testLoss.map { String(format: "%.5f,", $0) } ?? "-,"
             csv += e?.testAccuracy.map { String(format: "%.1f%%,", $0 * 100) } ?? "-,"
@@ -141,6 +136,13 @@ private func flatSettings(_ r: RunStore.Run) -> [(String, String)] {
     add("schedule", r.schedule, namesItself: true)
     rows += [("model", r.model), ("seed", String(r.seed)), ("threads", String(r.threads)), ("data", r.datasets)]
     return rows
+}
+
+/// A run's name as a cell of a comma-separated table: its commas made ';', and at most 60
+/// characters of it (a name from another store may be any length).
+private func tableName(_ name: String) -> String {
+    let cell = name.replacingOccurrences(of: ",", with: ";")
+    return cell.count > 60 ? String(cell.prefix(59)) + "…" : cell
 }
 
 /// A run's settings, in the order compare and show list them.
