@@ -107,34 +107,25 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual(back.schedule?.definition ?? "none", schedule.definition, what)
             checked += 1
         }
-        for name in registries.optimizers.names {
-            let entry = try registries.optimizers.lookup(name)
-            for option in entry.help.options {
-                for value in ["0.99999999999", "1.0000000001e-08"] + alternatives(option.defaultValue) {
-                    guard let o = try? entry.make(try Options([option.key: value], specs: entry.options, owner: name)) else { continue }
-                    try roundTrip(optimizer: o, what: "optim \(name) \(option.key)=\(value)")
-                }
-            }
-        }
-        for name in registries.losses.names {
-            let entry = try registries.losses.lookup(name)
-            for option in entry.help.options {
-                for value in ["0.99999999999", "0.30000000000000004"] + alternatives(option.defaultValue) {
-                    guard let l = try? entry.make(try Options([option.key: value], specs: entry.options, owner: name)) else { continue }
-                    try roundTrip(loss: l, what: "loss \(name) \(option.key)=\(value)")
-                }
-            }
-        }
-        for name in registries.schedules.names {
-            let entry = try registries.schedules.lookup(name)
-            for option in entry.help.options {
-                for value in ["0.99999999999", "7"] + alternatives(option.defaultValue) {
-                    guard let sch = try? entry.make(try Options([option.key: value], specs: entry.options, owner: name)) else { continue }
-                    try roundTrip(schedule: sch, what: "schedule \(name) \(option.key)=\(value)")
-                }
-            }
-        }
+        try eachSetting(registries.optimizers, "optim", ["0.99999999999", "1.0000000001e-08"]) { try roundTrip(optimizer: $0, what: $1) }
+        try eachSetting(registries.losses, "loss", ["0.99999999999", "0.30000000000000004"]) { try roundTrip(loss: $0, what: $1) }
+        try eachSetting(registries.schedules, "schedule", ["0.99999999999", "7"]) { try roundTrip(schedule: $0, what: $1) }
         XCTAssertGreaterThan(checked, 30)
+    }
+
+    /// Each option of each entry of `registry`, at each of `values` and then at its other
+    /// values, wherever the entry accepts it: the component made, and the words that made it.
+    private func eachSetting<Component>(_ registry: Registry<(Options) throws -> Component>, _ command: String, _ values: [String],
+                                        _ body: (Component, String) throws -> Void) throws {
+        for name in registry.names {
+            let entry = try registry.lookup(name)
+            for option in entry.help.options {
+                for value in values + alternatives(option.defaultValue) {
+                    guard let made = try? entry.make(try Options([option.key: value], specs: entry.options, owner: name)) else { continue }
+                    try body(made, "\(command) \(name) \(option.key)=\(value)")
+                }
+            }
+        }
     }
 
     private func checkRoundTrip(_ spec: Spec, shape: [Int], registries: Registries, file: StaticString = #filePath, line: UInt = #line) throws {
