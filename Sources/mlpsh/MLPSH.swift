@@ -42,6 +42,10 @@ struct MLPSH: ParsableCommand {
                                  otherwise; else OPENBLAS_NUM_THREADS, else
                                  OMP_NUM_THREADS, else the CPUs this process may
                                  use (affinity mask, cgroup CPU quota)
+              MLPSH_RUNS         the run history (default $XDG_DATA_HOME/mlpsh/
+                                 runs.sqlite); off or /dev/null: none kept
+              MLPSH_MPI_TIMEOUT  under mpirun, the seconds a rank waits in a
+                                 collective for the others (default 60; 0: no limit)
 
             FILES
               ~/.mlpshrc         commands run when the prompt starts (skip with --norc)

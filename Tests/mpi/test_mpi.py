@@ -209,3 +209,25 @@ def test_ranks_that_differ_end_with_one_error_naming_the_difference(tmp_path, ch
     assert p.returncode != 0
     lines = error_lines(p.stderr)
     assert len(lines) == 1 and what in lines[0], p.stderr
+
+
+def test_ranks_that_run_different_statements_end_within_the_bound(tmp_path):
+    # Rank 0 ends after one training; rank 1 trains again and waits in a collective for a
+    # partner that will never come: MLPSH_MPI_TIMEOUT bounds that wait.
+    script = ("seed 0\ndata train synthetic n=256 features=4 classes=3\nmodel\nlinear 4 3\nend\n"
+              "loss cross_entropy\noptim sgd lr=0.1\ntrain epochs=1 batch=32\n")
+    (tmp_path / "a.mlp").write_text(script)
+    (tmp_path / "b.mlp").write_text(script + "train epochs=1 batch=32\n")
+    command = list(MPI) + ["-np", "1", BIN, "a.mlp", ":", "-np", "1", BIN, "b.mlp"]
+    start = time.monotonic()
+    p = subprocess.run(command, cwd=tmp_path, env=dict(ENV, MLPSH_MPI_TIMEOUT="3"), capture_output=True, text=True, timeout=90)
+    assert time.monotonic() - start < 45, p.stderr
+    assert p.returncode != 0
+    assert "waited 3 s in MPI_" in p.stderr and "do all ranks run the same statements?" in p.stderr, p.stderr
+
+
+def test_a_timeout_that_is_not_a_number_is_an_error(tmp_path):
+    p = subprocess.run(MPI + ["-x", "MLPSH_MPI_TIMEOUT=soon", "-np", "2", BIN, "-c", "show"], cwd=tmp_path,
+                       env=ENV, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "MLPSH_MPI_TIMEOUT is 'soon'" in p.stderr, p.stderr

@@ -3,8 +3,10 @@ import Foundation
 import MLPEngine
 
 /// The ranks of an MPI job (MPI_COMM_WORLD): sums with MPI_Allreduce, in place, and
-/// broadcasts with MPI_Bcast. A failed collective cannot be recovered from by one rank
-/// alone: it ends the job (MPI_Abort) after saying why.
+/// broadcasts with MPI_Bcast. A failed collective cannot be recovered from by one rank alone:
+/// it ends the job (MPI_Abort) after saying why. Nor can one whose partners never come (ranks
+/// that run different statements): after `timeout` seconds a watchdog says so and ends this
+/// rank, and mpirun then ends the others.
 final class MPICommunicator: Communicator {
     let rank: Int
     let size: Int
@@ -12,6 +14,11 @@ final class MPICommunicator: Communicator {
     let summary: String
     /// Collectives move at most this many elements a call (MPI's counts are Int32).
     private static let largestCount = 1 << 30
+    /// How long a rank waits in a collective for the others: MLPSH_MPI_TIMEOUT seconds, 60 by
+    /// default, 0 for no limit. Ranks do the same work, so a long wait means a partner is in
+    /// another statement, or is rank 0 writing a large file.
+    let timeout: Double
+    private let watchdog: CollectiveWatchdog?
 
     init() throws {
         var rank: Int32 = 0, size: Int32 = 0, local: Int32 = 0
@@ -23,6 +30,8 @@ final class MPICommunicator: Communicator {
         var text = [CChar](repeating: 0, count: 256)
         mlpsh_mpi_version(&text, Int32(text.count))
         let version = String(cString: text)
+        timeout = try Self.timeoutSetting(ProcessInfo.processInfo.environment["MLPSH_MPI_TIMEOUT"])
+        watchdog = timeout > 0 ? CollectiveWatchdog(rank: self.rank, limit: timeout) : nil
         summary = "mpi: \(size) rank\(size == 1 ? "" : "s") (\(version)), rank \(rank), \(local) on this machine"
     }
 
@@ -40,6 +49,8 @@ final class MPICommunicator: Communicator {
 
     /// Runs `call(offset, count)` over `count` elements in pieces MPI's Int32 counts can hold.
     private func inPieces(_ count: Int, _ name: String, _ call: (Int, Int32) -> Int32) {
+        watchdog?.arm(name)
+        defer { watchdog?.disarm() }
         var done = 0
         while done < count {
             let n = min(Self.largestCount, count - done)
@@ -49,6 +60,14 @@ final class MPICommunicator: Communicator {
     }
 
     func finish() { mlpsh_mpi_finalize() }
+
+    static func timeoutSetting(_ text: String?) throws -> Double {
+        guard let text else { return 60 }
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else {
+            throw EngineError("MLPSH_MPI_TIMEOUT is '\(text)': give the seconds a rank waits for the others in a collective (0: no limit)")
+        }
+        return seconds
+    }
 
     private func check(_ code: Int32, _ call: String) {
         guard code != 0 else { return }
