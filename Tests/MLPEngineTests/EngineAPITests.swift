@@ -160,4 +160,31 @@ final class EngineAPITests: XCTestCase {
         XCTAssertEqual(back.inputShape, [4])
         XCTAssertEqual(Array(back.parameterStorage.buffer), Array(model.parameterStorage.buffer))
     }
+
+    /// A program may build models under limits of its own: the weights a layer would take are
+    /// checked against what the layers before it left, before they are allocated.
+    func testModelLimitsAreCheckedAsTheModelIsBuilt() throws {
+        let random = RandomGenerator(seed: 0)
+        let limits = ModelLimits(parameters: 1_000, sampleFloats: 100, bufferFloats: 400, batchFloats: 600)
+        let specs = try ["linear 4 100", "linear 100 8"].map { try Spec(parsing: $0, what: "layer") }
+        XCTAssertThrowsError(try Sequential.build(specs, inputShape: [4], random: random, limits: limits)) {
+            XCTAssertEqual(($0 as? LayerBuildError)?.index, 1)
+            XCTAssertEqual("\($0)", "a 100x8 layer is too large: the model has 500 weights left of its limit")
+        }
+        let wide = try ["linear 4 60", "relu"].map { try Spec(parsing: $0, what: "layer") }
+        XCTAssertThrowsError(try Sequential.build(wide, inputShape: [4], random: random, limits: limits)) {
+            XCTAssertTrue("\($0)".contains("give 120 values a sample together"), "\($0)")
+        }
+        let model = try Sequential.build(try ["linear 4 20", "relu"].map { try Spec(parsing: $0, what: "layer") },
+                                         inputShape: [4], random: random, limits: limits)
+        XCTAssertEqual(model.limits, limits)
+        XCTAssertNoThrow(try model.checkBatch(13))
+        XCTAssertThrowsError(try model.checkBatch(14)) { XCTAssertTrue("\($0)".contains("needs 616 floats of activations"), "\($0)") }
+        var narrow = limits
+        narrow.bufferFloats = 200
+        model.limits = narrow
+        XCTAssertThrowsError(try model.checkBatch(11)) { XCTAssertTrue("\($0)".contains("more than the 200 a buffer may hold"), "\($0)") }
+        // The standard limits are the default.
+        XCTAssertEqual(try Sequential.build(specs, inputShape: [4], random: random).limits, .standard)
+    }
 }

@@ -232,12 +232,12 @@ public final class Conv2d: Layer {
         guard h + 2 * padding >= k, w + 2 * padding >= k else {
             throw EngineError("conv2d \(inC) \(outC) \(k): a \(k)x\(k) kernel does not fit the \(h)x\(w) input with padding \(padding)")
         }
-        try checkParameterBudget(outC, inC * k * k)
+        try checkParameterBudget(outC, inC * k * k, a)
         // Its columns' gradient (C·K·K rows, a column an output position) is a buffer too.
         let outH = (h + 2 * padding - k) / stride + 1, outW = (w + 2 * padding - k) / stride + 1
         let (columns, overflow) = (inC * k * k).multipliedReportingOverflow(by: outH * outW)
-        guard !overflow, columns <= 1 << 28 else {
-            throw EngineError("conv2d \(inC) \(outC) \(k): its columns (\(inC * k * k) rows of \(outH * outW) output positions) are more than the \(1 << 28) floats a buffer may hold")
+        guard !overflow, columns <= a.limits.bufferFloats else {
+            throw EngineError("conv2d \(inC) \(outC) \(k): its columns (\(inC * k * k) rows of \(outH * outW) output positions) are more than the \(a.limits.bufferFloats) floats a buffer may hold")
         }
         return Conv2d(inChannels: inC, outChannels: outC, kernel: k, stride: stride, padding: padding,
                       bias: try a.options.bool("bias"), height: h, width: w, random: a.random)

@@ -39,12 +39,17 @@ public struct LayerArguments {
     public let options: Options
     public let inputShape: [Int]?
     public let random: RandomGenerator
+    /// What the model may still take: `parameters` is what the layers before left of the
+    /// model's weights. A layer checks its buffers against it before allocating them.
+    public var limits: ModelLimits
 
-    public init(positional: [String], options: Options, inputShape: [Int]?, random: RandomGenerator) {
+    public init(positional: [String], options: Options, inputShape: [Int]?, random: RandomGenerator,
+                limits: ModelLimits = .standard) {
         self.positional = positional
         self.options = options
         self.inputShape = inputShape
         self.random = random
+        self.limits = limits
     }
 
     /// The input as a flat width; layers that need one call this.

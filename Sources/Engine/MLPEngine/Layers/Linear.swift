@@ -71,14 +71,15 @@ public final class Linear: Layer {
         default:
             throw EngineError("linear needs its output width: expected '\(usage)'")
         }
-        try checkParameterBudget(inWidth, outWidth)
+        try checkParameterBudget(inWidth, outWidth, args)
         return Linear(inputWidth: inWidth, outputWidth: outWidth, random: args.random)
     }
 }
 
-/// The largest number of weights one layer, or a whole model, may have: 2^28 floats is 1 GiB,
-/// and training keeps a gradient and optimizer state beside each.
-public let maximumLayerParameters = 1 << 28
+/// The largest number of weights one layer, or a whole model, may have by default
+/// (ModelLimits.standard): 2^28 floats is 1 GiB, and training keeps a gradient and optimizer
+/// state beside each.
+public let maximumLayerParameters = ModelLimits.standard.parameters
 
 /// Parses a layer width: a whole number from 1 to 2^24.
 public func parseWidth(_ text: String, usage: String) throws -> Int {
@@ -88,9 +89,12 @@ public func parseWidth(_ text: String, usage: String) throws -> Int {
     return v
 }
 
-func checkParameterBudget(_ a: Int, _ b: Int) throws {
+/// Checks, before a layer allocates them, that its `a`·`b` weights fit what the model has left.
+public func checkParameterBudget(_ a: Int, _ b: Int, _ args: LayerArguments) throws {
     let (p, overflow) = a.multipliedReportingOverflow(by: b)
-    if overflow || p > maximumLayerParameters {
-        throw EngineError("a \(a)x\(b) layer is too large: at most \(maximumLayerParameters) weights a layer")
+    let left = args.limits.parameters
+    if overflow || p > left {
+        let whole = left == ModelLimits.standard.parameters ? "at most \(left) weights a layer" : "the model has \(left) weights left of its limit"
+        throw EngineError("a \(a)x\(b) layer is too large: \(whole)")
     }
 }

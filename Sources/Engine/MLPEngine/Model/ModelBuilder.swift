@@ -14,7 +14,7 @@ extension Sequential {
     /// shape, when known). Nothing is run but the registry's factories. An error names the
     /// layer's index, so a script can report it at the layer's line.
     public static func build(_ specs: [Spec], inputShape: [Int]?, registries: Registries = .shared,
-                             random: RandomGenerator) throws -> Sequential {
+                             random: RandomGenerator, limits: ModelLimits = .standard) throws -> Sequential {
         guard !specs.isEmpty else {
             throw LayerBuildError(index: 0, message: "the model has no layers: put layers between 'model' and 'end'")
         }
@@ -26,8 +26,10 @@ extension Sequential {
             do {
                 let entry = try registries.layers.lookup(spec.name)
                 let options = try Options(spec.optionValues, specs: entry.options, owner: spec.name)
+                var left = limits
+                left.parameters = limits.parameters - total
                 let layer = try entry.make(LayerArguments(positional: spec.args, options: options,
-                                                          inputShape: shape, random: random))
+                                                          inputShape: shape, random: random, limits: left))
                 if modelInput == nil, let linear = layer as? Linear { modelInput = [linear.inputWidth] }
                 if modelInput == nil, layer.outputShape.isEmpty {
                     throw EngineError("\(spec.name): the input width is unknown; start the model with 'linear IN OUT' or load data first")
@@ -37,25 +39,27 @@ extension Sequential {
                 var size = 1
                 for d in layer.outputShape {
                     let (n, overflow) = size.multipliedReportingOverflow(by: max(d, 0))
-                    guard !overflow, n <= Sequential.maximumSampleFloats else {
-                        throw EngineError("\(spec.text) gives \(layer.outputShape) a sample, more than the \(Sequential.maximumSampleFloats) values a layer's output may hold")
+                    guard !overflow, n <= limits.sampleFloats else {
+                        throw EngineError("\(spec.text) gives \(layer.outputShape) a sample, more than the \(limits.sampleFloats) values a layer's output may hold")
                     }
                     size = n
                 }
                 activations += size
-                guard activations <= Sequential.maximumSampleFloats else {
-                    throw EngineError("the model's layers give \(activations) values a sample together (each layer keeps its output), more than the \(Sequential.maximumSampleFloats) a model may hold")
+                guard activations <= limits.sampleFloats else {
+                    throw EngineError("the model's layers give \(activations) values a sample together (each layer keeps its output), more than the \(limits.sampleFloats) a model may hold")
                 }
                 layers.append(layer)
                 shape = layer.outputShape
                 total += layer.parameterCount
-                if total > maximumParameters {
-                    throw EngineError("the model has \(total) parameters, more than the \(maximumParameters) a model may have")
+                if total > limits.parameters {
+                    throw EngineError("the model has \(total) parameters, more than the \(limits.parameters) a model may have")
                 }
             } catch let e as EngineError {
                 throw LayerBuildError(index: index, message: e.message)
             }
         }
-        return Sequential(layers: layers, inputShape: modelInput ?? [])
+        let model = Sequential(layers: layers, inputShape: modelInput ?? [])
+        model.limits = limits
+        return model
     }
 }

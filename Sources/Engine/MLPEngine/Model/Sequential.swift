@@ -13,6 +13,8 @@ public final class Sequential {
     public let gradientStorage: FlatStorage
     /// Where each parameter starts in the flat buffers.
     public let offsets: [Int]
+    /// What a batch through it may take (checkBatch); `build` sets the limits it was built with.
+    public var limits = ModelLimits.standard
 
     public init(layers: [Layer], inputShape: [Int]) {
         self.layers = layers
@@ -44,20 +46,16 @@ public final class Sequential {
     /// Checks that a batch of `rows` fits the activation budget (2^28 floats a buffer).
     public func checkBatch(_ rows: Int) throws {
         let (n, overflow) = rows.multipliedReportingOverflow(by: maxWidth)
-        if overflow || n > 1 << 28 {
-            throw EngineError("a batch of \(rows) through a layer \(maxWidth) wide needs \(n) floats, more than the \(1 << 28) a buffer may hold: use a smaller batch")
+        if overflow || n > limits.bufferFloats {
+            throw EngineError("a batch of \(rows) through a layer \(maxWidth) wide needs \(n) floats, more than the \(limits.bufferFloats) a buffer may hold: use a smaller batch")
         }
         // Every layer keeps its output (and its input gradient), so the whole model counts.
         let (all, over) = rows.multipliedReportingOverflow(by: activationWidth)
-        if over || all > Self.maximumActivationFloats {
-            throw EngineError("a batch of \(rows) through this model needs \(over ? "more than \(Int.max)" : String(all)) floats of activations (\(activationWidth) a sample over its layers), more than the \(Self.maximumActivationFloats) allowed: use a smaller batch or a smaller model")
+        if over || all > limits.batchFloats {
+            throw EngineError("a batch of \(rows) through this model needs \(over ? "more than \(Int.max)" : String(all)) floats of activations (\(activationWidth) a sample over its layers), more than the \(limits.batchFloats) allowed: use a smaller batch or a smaller model")
         }
     }
 
-    /// The most values one sample's outputs may hold, one layer's or all together (2^28).
-    public static let maximumSampleFloats = 1 << 28
-    /// The most floats a batch's activations may take across the model (2^30: 4 GiB).
-    public static let maximumActivationFloats = 1 << 30
     public var outputWidth: Int { layers.last?.outputShape.reduce(1, *) ?? inputWidth }
 
     /// (state_dict name, parameter) for every parameter, in order.

@@ -6,7 +6,7 @@ import MLPShell
 /// and, through a link, into MLPShellTests, which replays the corpus and every input that once
 /// crashed (Tests/Fuzz/regressions) as ordinary tests.
 enum FuzzTargets {
-    static let names = ["lexer", "interpreter", "idx", "safetensors", "image", "checkpoint", "csv"]
+    static let names = ["lexer", "interpreter", "idx", "safetensors", "image", "checkpoint", "csv", "model", "runstore"]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
@@ -17,6 +17,8 @@ enum FuzzTargets {
         case "image": fuzzImage(bytes)
         case "checkpoint": fuzzCheckpoint(bytes)
         case "csv": fuzzCSV(bytes)
+        case "model": fuzzModel(bytes)
+        case "runstore": fuzzRunStore(bytes)
         default: preconditionFailure("no fuzz target \(target)")
         }
     }

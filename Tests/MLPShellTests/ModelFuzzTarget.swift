@@ -1,0 +1,1 @@
+../Fuzz/Sources/mlpsh-fuzz/ModelFuzzTarget.swift
