@@ -49,7 +49,15 @@ public final class Softmax: Layer {
     }
 
     static func make(_ a: LayerArguments, log: Bool) throws -> Layer {
-        try makeElementwise(a, kind: log ? "log_softmax" : "softmax") { Softmax(shape: $0, log: log) }
+        let kind = log ? "log_softmax" : "softmax"
+        return try makeElementwise(a, kind: kind) { shape in
+            // Over each row, as nn.Softmax(dim=1) after nn.Flatten. On images PyTorch's dim=1
+            // is the channels at each position, which this layer does not do: refused, not guessed.
+            guard shape.count == 1 else {
+                throw EngineError("\(kind) works on a flat sample, but the layer before gives \(shape): put 'flatten' before it")
+            }
+            return Softmax(shape: shape, log: log)
+        }
     }
 }
 
