@@ -55,7 +55,6 @@ final class CheckpointSecurityTests: XCTestCase {
             ("json semicolon", ["mlpsh.layers": layersJSON(#"["4","3;\#(include)"]"#)]),
             ("json command name", ["mlpsh.layers": #"[{"layer":"save","args":["\#(pwned)"]}]"#]),
             ("json option value", ["mlpsh.layers": #"[{"layer":"linear","args":["4","3"],"options":{"x":"1\n\#(plugin)"}}]"#]),
-            ("json and text disagree", ["mlpsh.layers": layersJSON(#"["4","3"]"#), "mlpsh.model": "linear 4 3\nend\n\(save)"]),
             ("loss", ["mlpsh.model": "linear 4 3", "mlpsh.loss": "cross_entropy; \(save)"]),
             ("loss tab", ["mlpsh.model": "linear 4 3", "mlpsh.loss": "cross_entropy\n\t\(include)"]),
             ("optimizer", ["mlpsh.model": "linear 4 3", "mlpsh.optimizer": "sgd lr=0.1\n\(plugin)"]),
@@ -80,6 +79,20 @@ final class CheckpointSecurityTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: pwned), "\(label): the file's metadata saved a file", file: file, line: line)
         XCTAssertFalse(c.out.contains("INJECTED"), "\(label): the file's metadata ran a command: \(c.out)", file: file, line: line)
         XCTAssertTrue(r.session.plugins.loaded.isEmpty, "\(label): a plugin was loaded", file: file, line: line)
+    }
+
+    /// The model's text (mlpsh.model) is for people: beside the JSON it is neither read nor
+    /// compared, so what it says never runs and never decides anything.
+    func testTheModelsTextBesideItsJSONIsNeverRead() throws {
+        let w = SafeTensors.Entry(name: "0.weight", shape: [3, 4], floats: [Float](repeating: 0.1, count: 12))
+        let b = SafeTensors.Entry(name: "0.bias", shape: [3], floats: [0, 0, 0])
+        let file = path("text-disagrees.safetensors")
+        let json = #"[{"layer":"linear","args":["4","3"],"options":{}}]"#
+        try SafeTensors(entries: [w, b], metadata: ["mlpsh.layers": json, "mlpsh.model": "linear 4 3\nend\nsave \(pwned)"]).write(to: file)
+        let (r, c) = runner()
+        XCTAssertEqual(run(r, "load \(file)"), 0, c.err)
+        assertNothingRan(r, c, "text beside JSON")
+        XCTAssertEqual(r.session.model?.definition, "linear 4 3")
     }
 
     /// Into an empty session: refused, and the session still has no model, loss or optimizer.

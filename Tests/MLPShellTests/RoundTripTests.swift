@@ -55,14 +55,18 @@ final class RoundTripTests: XCTestCase {
         var checked: [String] = []
         for name in registries.layers.names {
             let entry = try registries.layers.lookup(name)
-            // The example's words (its first one read as channels or features), on an input it fits.
-            let words = entry.help.example.split(separator: " ").map(String.init).dropFirst().filter { !$0.contains("=") }
-            let first = words.first.flatMap(Int.init)
+            // The example read as a model block would read it (a block's example is its lines),
+            // without its options; its first number read as channels or features, on an input it fits.
+            let lines = try entry.help.example.split(separator: "\n").map { line in
+                (words: try Lexer.words(in: String(line), variables: { _ in nil }), location: SourceLocation?.none)
+            }
+            var example = try XCTUnwrap(try ModelText.specs(lines, registries: registries).specs.first, name)
+            example.options = []
+            let first = example.flattened.first { !$0.args.isEmpty }?.args.first.flatMap(Int.init)
             let shapes: [[Int]] = [first.map { [$0, 12, 12] }, first.map { [$0] }, [4, 12, 12], [16]].compactMap { $0 }
             var base: (spec: Spec, shape: [Int])?
             for shape in shapes where base == nil {
-                let spec = Spec(name, args: Array(words))
-                if (try? build(spec, shape, registries)) != nil { base = (spec, shape) }
+                if (try? build(example, shape, registries)) != nil { base = (example, shape) }
             }
             let found = try XCTUnwrap(base, "\(name): no input shape fits its example '\(entry.help.example)'")
             // Each option changed from its default, where the layer accepts another value.

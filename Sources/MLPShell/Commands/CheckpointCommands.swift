@@ -2,7 +2,7 @@ import Foundation
 import MLPEngine
 
 /// The version written into checkpoints' metadata.
-public let mlpshVersion = "0.5.0"
+public let mlpshVersion = "0.6.0"
 
 func checkpointCommands() -> [Command] {
     [

@@ -21,7 +21,7 @@ func modelCommands() -> [Command] {
                     let model = try s.requireModel()
                     let entry = try s.registries.initializers.lookup(inv.positional[0])
                     let scheme = try entry.make(try Options(inv.options, specs: entry.options, owner: "init \(entry.name)"))
-                    for layer in model.layers {
+                    for layer in model.allLayers {
                         guard let weight = layer.parameters.first(where: { $0.name == "weight" && $0.shape.count >= 2 }) else { continue }
                         try scheme.apply(weight, layer.parameters.first { $0.name == "bias" }, s.random)
                     }
@@ -32,10 +32,13 @@ func modelCommands() -> [Command] {
 /// The model as a table, in the manner of Keras's model.summary().
 func summaryTable(_ model: Sequential) -> String {
     var rows: [(String, String, String)] = [("Layer", "Output shape", "Param #")]
-    for (i, layer) in model.layers.enumerated() {
-        rows.append(("\(i) \(layerTitle(layer))", "[-1, " + layer.outputShape.map(String.init).joined(separator: ", ") + "]",
+    // A block's layers follow it, indented, named as their weights are ("body.0").
+    func add(_ name: String, _ layer: Layer, indent: String) {
+        rows.append(("\(indent)\(name) \(layerTitle(layer))", "[-1, " + layer.outputShape.map(String.init).joined(separator: ", ") + "]",
                      grouped(layer.parameterCount)))
+        for (sub, inner) in layer.sublayers { add(sub, inner, indent: indent + "  ") }
     }
+    for (i, layer) in model.layers.enumerated() { add(String(i), layer, indent: "") }
     let w0 = rows.map(\.0.count).max()! + 2, w1 = rows.map(\.1.count).max()! + 2
     let w2 = rows.map(\.2.count).max()!
     let rule = String(repeating: "─", count: w0 + w1 + w2)
@@ -55,8 +58,8 @@ func summaryTable(_ model: Sequential) -> String {
 /// "linear(784 -> 120)", "dropout(p=0.5)", "relu".
 func layerTitle(_ layer: Layer) -> String {
     if let l = layer as? Linear { return "linear(\(l.inputWidth) -> \(l.outputWidth))" }
-    let words = layer.definition.split(separator: " ")
-    return words.count > 1 ? "\(words[0])(\(words.dropFirst().joined(separator: ", ")))" : layer.definition
+    let words = layer.spec.text.split(separator: " ")
+    return words.count > 1 ? "\(words[0])(\(words.dropFirst().joined(separator: ", ")))" : layer.spec.text
 }
 
 /// 105214 → "105,214".

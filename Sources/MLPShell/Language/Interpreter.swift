@@ -15,6 +15,8 @@ public final class Interpreter {
     private struct OpenBlock {
         let location: SourceLocation?
         var layers: [(words: [Word], location: SourceLocation?)] = []
+        /// Blocks (`residual`, `concat`) opened inside it and not yet ended.
+        var depth = 0
     }
     private var block: OpenBlock?
 
@@ -128,18 +130,24 @@ public final class Interpreter {
         guard let first = words.first else { return }
         let text = { (words: [Word]) in words.map(\.scriptText).joined(separator: " ") }
         if block != nil {
-            if first.text == "end" && !first.quoted {
+            if first.text == "end" && !first.quoted && block!.depth == 0 {
                 guard words.count == 1 else { throw EngineError("'end' takes no arguments") }
                 let open = block!
                 block = nil
-                try buildModel(open.layers)
-                record(["model"] + open.layers.map { "  " + text($0.words) } + ["end"])
+                let model = try buildModel(open.layers)
+                record(["model"] + model.definition.split(separator: "\n").map { "  " + $0 } + ["end"])
             } else if first.text == "model" && !first.quoted {
                 throw EngineError("'model' inside a model block: close the first with 'end'")
             } else {
                 // In place (no other reference to the block's lines): a copy of the block a line
                 // made a block of N lines cost N².
                 block!.layers.append((words, location))
+                if !first.quoted, first.text == "end" {
+                    block!.depth -= 1
+                } else if !first.quoted, session.registries.layers.contains(first.text),
+                          (try? session.registries.layers.lookup(first.text))?.separator != nil {
+                    block!.depth += 1
+                }
             }
             return
         }
@@ -158,24 +166,20 @@ public final class Interpreter {
         }
     }
 
-    /// Describes each line as a layer spec and has the engine build the model, each layer
-    /// fed the shape the one before gives; an error is reported at the layer's own line.
-    private func buildModel(_ lines: [(words: [Word], location: SourceLocation?)]) throws {
-        var specs: [Spec] = []
-        for (words, location) in lines {
-            let inv = Invocation(words: words, location: location)
-            if let key = inv.repeatedOption { throw ShellError("option '\(key)=' is given twice", at: location) }
-            let options = inv.options.keys.sorted().map { (key: $0, value: inv.options[$0]!) }
-            specs.append(Spec(inv.name, args: inv.positional, options: options))
-        }
+    /// Describes the block's lines as layer specs (blocks nest, see ModelText) and has the
+    /// engine build the model, each layer fed the shape the one before gives; an error is
+    /// reported at the layer's own line.
+    private func buildModel(_ lines: [(words: [Word], location: SourceLocation?)]) throws -> Sequential {
+        let (specs, locations) = try ModelText.specs(lines, registries: session.registries)
         do {
             let model = try Sequential.build(specs, inputShape: session.dataShape,
                                              registries: session.registries, random: session.random)
             session.setModel(model)
+            return model
         } catch let e as LayerBuildError {
             // An empty block is reported at its 'end'.
-            guard e.index < lines.count else { throw EngineError(e.message) }
-            throw ShellError(e.message, at: lines[e.index].location)
+            guard e.index < locations.count else { throw EngineError(e.message) }
+            throw ShellError(e.message, at: locations[e.index])
         }
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 
 /// A model and what training it needs, as one safetensors file: the parameters and buffers
 /// named as nn.Sequential's state_dict names them, and in `__metadata__` the model described
-/// as data (`mlpsh.layers`: a JSON list of `{"layer", "args", "options"}`), its text for
-/// people (`mlpsh.model`), the history, and optionally the loss, optimizer and its state,
+/// as data (`mlpsh.layers`: a JSON list of `{"layer", "args", "options"}`, a block's layers in
+/// its `"blocks"`), its text for people (`mlpsh.model`, never read back when the JSON is
+/// there), the history, and optionally the loss, optimizer and its state,
 /// schedule and random state, so that training goes on exactly.
 ///
 /// Loading never runs text: every component is rebuilt from its spec by its registry, and
@@ -131,7 +132,7 @@ public struct Checkpoint {
         // The description is checked even when it is not used (loading into a defined model):
         // a file that could not be trusted to rebuild is refused whole.
         let described = try modelSpecs(meta, name: name)
-        if let described, let bad = described.first(where: { !registries.layers.contains($0.name) }) {
+        if let described, let bad = described.flatMap(\.flattened).first(where: { !registries.layers.contains($0.name) }) {
             let hint = " (if it comes from a plugin, 'plugin load' it first)"
             throw EngineError("\(name): its metadata does not rebuild: unknown layer '\(bad.name)'\(hint)")
         }
@@ -172,7 +173,8 @@ public struct Checkpoint {
                 model = try Sequential.build(specs, inputShape: shape, registries: registries, random: random)
             } catch let e as LayerBuildError {
                 let hint = e.message.hasPrefix("unknown") ? " (if it comes from a plugin, 'plugin load' it first)" : ""
-                let layer = specs.indices.contains(e.index) ? "layer \(e.index) (\(specs[e.index].text)): " : ""
+                let all = specs.flatMap(\.flattened)
+                let layer = all.indices.contains(e.index) ? "layer \(e.index) (\(all[e.index].text)): " : ""
                 throw EngineError("\(name): its metadata does not rebuild: \(layer)\(e.message)\(hint)")
             }
         }
@@ -244,28 +246,28 @@ public struct Checkpoint {
         return e
     }
 
-    /// The model's layers: from `mlpsh.layers` (JSON), or, in files written before it, from
-    /// the lines of `mlpsh.model`, each read as data. When both are present they must agree.
+    /// The model's layers: from `mlpsh.layers` (JSON, blocks as nested lists), or, in files
+    /// written before it, from the lines of `mlpsh.model`, each read as data. `mlpsh.model` is
+    /// for people: when `mlpsh.layers` is there it is not read.
     public static func modelSpecs(_ meta: [String: String], name: String) throws -> [Spec]? {
-        let text = meta["mlpsh.model"]
-        let fromText = try text.map { t in
-            try t.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { i, line in
-                try Spec(parsing: String(line), what: "\(name): line \(i + 1) of mlpsh.model")
+        guard let json = meta["mlpsh.layers"] else {
+            return try meta["mlpsh.model"].map { t in
+                try t.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { i, line in
+                    try Spec(parsing: String(line), what: "\(name): line \(i + 1) of mlpsh.model")
+                }
             }
         }
-        guard let json = meta["mlpsh.layers"] else { return fromText }
         guard let specs = try? JSONDecoder().decode([Spec].self, from: Data(json.utf8)) else {
             throw EngineError("\(name): mlpsh.layers in the metadata is not a list of layers")
         }
-        for (i, spec) in specs.enumerated() {
+        for (i, spec) in specs.flatMap(\.flattened).enumerated() {
             // The same rules as text, and each word one word: its text must read back as itself.
             let what = "\(name): layer \(i) of mlpsh.layers"
-            guard try Spec(parsing: spec.text, what: what) == spec else {
+            var flat = spec
+            flat.blocks = []
+            guard try Spec(parsing: flat.text, what: what) == flat else {
                 throw EngineError("\(what) has a word with spaces, tabs or '=' in it, or an empty one")
             }
-        }
-        if let fromText, fromText != specs {
-            throw EngineError("\(name): mlpsh.model and mlpsh.layers describe different models; the file is refused")
         }
         return specs
     }

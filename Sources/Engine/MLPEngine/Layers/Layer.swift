@@ -23,10 +23,25 @@ public protocol Layer: AnyObject {
 
     func forward(_ input: Tensor) -> Tensor
     func backward(_ gradOutput: Tensor) -> Tensor
+
+    /// The layers a block holds, each with the name its weights take after the block's
+    /// ("body.0", "branches.1.2"); none for a layer.
+    var sublayers: [(name: String, layer: Layer)] { get }
+    /// Parameters named as a state_dict names them within this layer ("weight",
+    /// "body.0.weight"), in the order of `parameters`.
+    var namedParameters: [(String, Parameter)] { get }
+    var namedBuffers: [(String, Buffer)] { get }
+    /// The layer as mlpsh text, one line a layer (a block's nested lines indented).
+    var definition: String { get }
 }
 
 extension Layer {
     public var buffers: [Buffer] { [] }
+    public var sublayers: [(name: String, layer: Layer)] { [] }
+    public var namedParameters: [(String, Parameter)] { parameters.map { ($0.name, $0) } }
+    public var namedBuffers: [(String, Buffer)] { buffers.map { ($0.name, $0) } }
+    /// This layer and every layer nested in it, depth first.
+    public var allLayers: [Layer] { [self] + sublayers.flatMap(\.layer.allLayers) }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
     /// The layer as mlpsh text ("linear 784 120").
     public var definition: String { spec.text }
@@ -42,14 +57,32 @@ public struct LayerArguments {
     /// What the model may still take: `parameters` is what the layers before left of the
     /// model's weights. A layer checks its buffers against it before allocating them.
     public var limits: ModelLimits
+    /// A block's lists of layers as specs (see `Spec.blocks`); empty for a layer.
+    public let blocks: [[Spec]]
+    public let registries: Registries
+    /// Builds the block's list `section` (an index into `blocks`) on an input of the given
+    /// shape, counted against the model's limits; errors name the nested layer's line.
+    private let buildList: (Int, [Int]?) throws -> [Layer]
 
     public init(positional: [String], options: Options, inputShape: [Int]?, random: RandomGenerator,
-                limits: ModelLimits = .standard) {
+                limits: ModelLimits = .standard, blocks: [[Spec]] = [], registries: Registries = .shared,
+                buildList: ((Int, [Int]?) throws -> [Layer])? = nil) {
         self.positional = positional
         self.options = options
         self.inputShape = inputShape
         self.random = random
         self.limits = limits
+        self.blocks = blocks
+        self.registries = registries
+        self.buildList = buildList ?? { section, shape in
+            try LayerListBuilder(registries: registries, random: random, limits: limits)
+                .build(blocks[section], inputShape: shape, firstIndex: 0).layers
+        }
+    }
+
+    /// The layers of the block's list `section`, built on `inputShape`.
+    public func buildBlock(_ section: Int, inputShape: [Int]?) throws -> [Layer] {
+        try buildList(section, inputShape)
     }
 
     /// The input as a flat width; layers that need one call this.

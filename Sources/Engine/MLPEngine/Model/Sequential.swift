@@ -37,11 +37,14 @@ public final class Sequential {
     }
 
     public var inputWidth: Int { inputShape.reduce(1, *) }
+    /// Every layer, blocks' layers included, depth first.
+    public var allLayers: [Layer] { layers.flatMap(\.allLayers) }
+
     /// The widest sample any layer reads or writes: a batch's buffers scale with it.
-    public var maxWidth: Int { layers.map { $0.outputShape.reduce(1, *) }.reduce(inputWidth, max) }
+    public var maxWidth: Int { allLayers.map { $0.outputShape.reduce(1, *) }.reduce(inputWidth, max) }
 
     /// Floats a sample takes across all the layers' outputs: each layer keeps its own.
-    public var activationWidth: Int { layers.map { $0.outputShape.reduce(1, *) }.reduce(inputWidth, +) }
+    public var activationWidth: Int { allLayers.map { $0.outputShape.reduce(1, *) }.reduce(inputWidth, +) }
 
     /// Checks that a batch of `rows` fits the activation budget (2^28 floats a buffer).
     public func checkBatch(_ rows: Int) throws {
@@ -60,12 +63,12 @@ public final class Sequential {
 
     /// (state_dict name, parameter) for every parameter, in order.
     public var namedParameters: [(String, Parameter)] {
-        layers.enumerated().flatMap { i, layer in layer.parameters.map { ("\(i).\($0.name)", $0) } }
+        layers.enumerated().flatMap { i, layer in layer.namedParameters.map { ("\(i).\($0.0)", $0.1) } }
     }
 
     /// (state_dict name, buffer) for every buffer, in order.
     public var namedBuffers: [(String, Buffer)] {
-        layers.enumerated().flatMap { i, layer in layer.buffers.map { ("\(i).\($0.name)", $0) } }
+        layers.enumerated().flatMap { i, layer in layer.namedBuffers.map { ("\(i).\($0.0)", $0.1) } }
     }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }

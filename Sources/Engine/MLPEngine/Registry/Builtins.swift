@@ -49,6 +49,7 @@ extension Registries {
             example: "softmax", make: { try Softmax.make($0, log: false) }))
         try layers.register(.init(name: "log_softmax", summary: "log of softmax over each row (use with the nll loss)",
             example: "log_softmax", make: { try Softmax.make($0, log: true) }))
+        for entry in [Residual.entry, Concat.entry] { try layers.register(entry) }
     }
 
     private func registerBuiltinLosses() throws {

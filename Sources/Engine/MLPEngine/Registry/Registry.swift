@@ -4,10 +4,14 @@ public struct RegistryEntry<Factory> {
     /// The text: name, summary, usage, options, details, example.
     public let help: RegistryHelp
     public let make: Factory
+    /// For a layer that is a block of layers (`residual`): the word that starts each of its
+    /// lists after the first (`shortcut`), up to its `end`. Nil for everything else.
+    public let separator: String?
 
     public init(name: String, summary: String, usage: String = "", options: [OptionSpec] = [],
-                details: String = "", example: String = "", make: Factory) {
+                details: String = "", example: String = "", separator: String? = nil, make: Factory) {
         help = RegistryHelp(name: name, summary: summary, usage: usage, options: options, details: details, example: example)
+        self.separator = separator
         self.make = make
     }
 

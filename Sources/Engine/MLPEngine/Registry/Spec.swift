@@ -6,17 +6,26 @@ public struct Spec: Equatable, Sendable {
     public var args: [String]
     /// In the order the component lists them (the order its text shows them).
     public var options: [(key: String, value: String)]
+    /// A block's lists of layers, nested specs (`residual`: its body, then its shortcut when
+    /// it has one; `concat`: its branches). Empty for everything else.
+    public var blocks: [[Spec]]
 
-    public init(_ name: String, args: [String] = [], options: [(key: String, value: String)] = []) {
+    public init(_ name: String, args: [String] = [], options: [(key: String, value: String)] = [], blocks: [[Spec]] = []) {
         self.name = name
         self.args = args
         self.options = options
+        self.blocks = blocks
     }
+
+    /// This spec and every spec nested in it, in the order a model block writes them (a
+    /// block before its layers): the order in which build errors count layers.
+    public var flattened: [Spec] { [self] + blocks.flatMap { $0.flatMap(\.flattened) } }
 
     /// Specs are compared as data: the options are a set of KEY=VALUE pairs, whatever their
     /// order (a checkpoint's JSON stores them sorted; a layer lists them in its own order).
     public static func == (a: Spec, b: Spec) -> Bool {
         a.name == b.name && a.args == b.args && a.options.count == b.options.count && a.optionValues == b.optionValues
+            && a.blocks == b.blocks
     }
 
     /// The options as the registry's `Options` take them.
@@ -60,7 +69,7 @@ public struct Spec: Equatable, Sendable {
 }
 
 extension Spec: Codable {
-    private enum CodingKeys: String, CodingKey { case name, layer, args, options }
+    private enum CodingKeys: String, CodingKey { case name, layer, args, options, blocks }
 
     private struct OptionKey: CodingKey {
         var stringValue: String
@@ -72,13 +81,15 @@ extension Spec: Codable {
     /// Set to true in an encoder's userInfo to write the name as "layer" (model descriptions).
     public static let nameIsLayer = CodingUserInfoKey(rawValue: "mlpsh.spec.nameIsLayer")!
 
-    /// {"name": "sgd", "args": [], "options": {"lr": "0.005"}}, or {"layer": "linear", ...}.
+    /// {"name": "sgd", "args": [], "options": {"lr": "0.005"}}, or {"layer": "linear", ...}; a
+    /// block adds "blocks": [[...], ...], its lists of nested specs.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: encoder.userInfo[Spec.nameIsLayer] as? Bool == true ? .layer : .name)
         try c.encode(args, forKey: .args)
         var o = c.nestedContainer(keyedBy: OptionKey.self, forKey: .options)
         for (k, v) in options { try o.encode(v, forKey: OptionKey(stringValue: k)) }
+        if !blocks.isEmpty { try c.encode(blocks, forKey: .blocks) }
     }
 
     public init(from decoder: Decoder) throws {
@@ -92,6 +103,7 @@ extension Spec: Codable {
                 options.append((key.stringValue, try o.decode(String.self, forKey: key)))
             }
         }
-        self.init(name, args: args, options: options)
+        let blocks = try c.decodeIfPresent([[Spec]].self, forKey: .blocks) ?? []
+        self.init(name, args: args, options: options, blocks: blocks)
     }
 }

@@ -32,6 +32,7 @@ public enum GradientCheck {
         let entry = try registries.layers.lookup(name)
         let keys = Set(entry.options.map(\.key))
         var reports: [Report] = []
+        if entry.separator != nil { return try block(entry, in: registries) }
         for shape in inputShapes {
             for positional in positionalForms {
                 for optionValues in optionForms where optionValues.keys.allSatisfy(keys.contains) {
@@ -51,6 +52,33 @@ public enum GradientCheck {
         if reports.isEmpty {
             throw EngineError("layer '\(name)' could not be built on \(inputShapes) with any of \(positionalForms) for the gradient check")
         }
+        return reports
+    }
+
+    /// A block (residual, concat) is checked holding small lists of layers: one list, two, and
+    /// a second that is empty (the identity), on a vector and on images.
+    static func block(_ entry: RegistryEntry<LayerFactory>, in registries: Registries) throws -> [Report] {
+        let lists: [[Int]: ([String], [String])] = [
+            [5]: (["linear 5 5", "tanh"], ["linear 5 5"]),
+            [2, 4, 4]: (["conv2d 2 2 3 padding=1", "tanh"], ["conv2d 2 2 1"]),
+        ]
+        var reports: [Report] = []
+        for shape in inputShapes {
+            guard let (first, second) = lists[shape] else { continue }
+            let a = try first.map { try Spec(parsing: $0, what: "gradcheck") }, b = try second.map { try Spec(parsing: $0, what: "gradcheck") }
+            for (blocks, what) in [([a], "one list"), ([a, b], "two lists"), ([a, []], "an empty second list")] {
+                for training in [false, true] {
+                    guard let layer = try? entry.make(LayerArguments(positional: [], options: try Options([:], specs: entry.options, owner: entry.name),
+                                                                     inputShape: shape, random: RandomGenerator(seed: 7),
+                                                                     blocks: blocks, registries: registries))
+                    else { continue }
+                    let on = shape == inputShapes[0] ? "" : " on \(shape)"
+                    reports.append(check(layer, inputShape: shape, label: "\(entry.name) of \(what)\(on)" + (training ? " (training)" : " (eval)"),
+                                         training: training))
+                }
+            }
+        }
+        if reports.isEmpty { throw EngineError("block '\(entry.name)' could not be built for the gradient check") }
         return reports
     }
 

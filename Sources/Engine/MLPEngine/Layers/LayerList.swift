@@ -1,0 +1,51 @@
+/// Layers run in order inside a block (a residual's body, a concat's branch), as
+/// nn.Sequential runs them; an empty list is the identity, as an empty nn.Sequential is.
+struct LayerList {
+    let layers: [Layer]
+    /// The shape of one sample of the list's output (its input's when it is empty).
+    let outputShape: [Int]
+
+    init(_ layers: [Layer], inputShape: [Int]) {
+        self.layers = layers
+        outputShape = layers.last?.outputShape ?? inputShape
+    }
+
+    func forward(_ x: Tensor) -> Tensor { layers.reduce(x) { $1.forward($0) } }
+
+    func backward(_ g: Tensor) -> Tensor { layers.reversed().reduce(g) { $1.backward($0) } }
+
+    var specs: [Spec] { layers.map(\.spec) }
+
+    /// The first layer's input is the block's: it needs a gradient when the block's does.
+    func setNeedsInputGradient(_ needed: Bool) {
+        for (i, layer) in layers.enumerated() { layer.needsInputGradient = i > 0 || needed }
+    }
+
+    func setTraining(_ training: Bool) { for layer in layers { layer.isTraining = training } }
+
+    /// Each layer with its state_dict name under `prefix` ("body" → "body.0").
+    func named(_ prefix: String) -> [(name: String, layer: Layer)] {
+        layers.enumerated().map { ("\(prefix).\($0.offset)", $0.element) }
+    }
+
+    /// The layers' lines for a block's definition, indented under it.
+    var indentedDefinition: [String] {
+        layers.flatMap { $0.definition.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 } }
+    }
+}
+
+extension Layer {
+    /// A block's parameters and buffers, named after its sublayers ("body.0.weight").
+    func namedParametersOfSublayers() -> [(String, Parameter)] {
+        sublayers.flatMap { name, layer in layer.namedParameters.map { ("\(name).\($0.0)", $0.1) } }
+    }
+
+    func namedBuffersOfSublayers() -> [(String, Buffer)] {
+        sublayers.flatMap { name, layer in layer.namedBuffers.map { ("\(name).\($0.0)", $0.1) } }
+    }
+}
+
+/// out[i] = a[i] + b[i].
+func addElementwise(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count { out[i] = a[i] + b[i] }
+}
