@@ -171,9 +171,10 @@ func runsChart(_ what: String, ids text: String, _ s: Session) throws -> Chart {
     var series: [Chart.Series] = []
     for id in ids {
         let r = try store.run(id)
-        let test = r.epochs.allSatisfy { $0.testLoss != nil }
+        // A store is a file anyone may have edited: test values only where every epoch has both.
+        let test = r.epochs.allSatisfy { $0.testLoss != nil && $0.testAccuracy != nil }
         let points = r.epochs.map { e -> (x: Double, y: Double) in
-            let v = isLoss ? (test ? e.testLoss! : e.trainLoss) : (test ? e.testAccuracy! : e.trainAccuracy) * 100
+            let v = isLoss ? (test ? e.testLoss ?? .nan : e.trainLoss) : (test ? e.testAccuracy ?? .nan : e.trainAccuracy) * 100
             return (Double(e.epoch) + 1, v)
         }
         let label = "run \(id)" + (r.name.isEmpty ? "" : " \(r.name)") + (test ? "" : " (train)")
