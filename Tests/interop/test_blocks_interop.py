@@ -146,6 +146,8 @@ def mean_test_loss(scores, labels, batch=64):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+    """One shuffled epoch on 2,000 images, lr 0.02 with momentum 0.9 (PyTorch, five orders:
+    78.6% to 85.2%; lr 0.05 with momentum 0.9 diverges to NaN in one of them)."""
     tmp = tmp_path_factory.mktemp("blocks")
     file = tmp / "blocks.safetensors"
     out = mlpsh(tmp, f"""seed 0
@@ -153,7 +155,7 @@ data train mnist split=train limit=2000 path={MNIST}
 data test  mnist split=test path={MNIST}
 {MODEL}
 loss cross_entropy
-optim sgd lr=0.05 momentum=0.9
+optim sgd lr=0.02 momentum=0.9
 train epochs=1 batch=32 shuffle=true
 test
 save {file}
@@ -179,7 +181,7 @@ def test_a_numpy_scores_as_mlpsh(trained, mnist_test, tmp_path):
     scores = logits(load_file(str(file)), images)
     predictions = scores.argmax(axis=1)
     numpy_acc = percent(int((predictions == labels).sum()), len(labels))
-    assert float(numpy_acc) > 80, numpy_acc
+    assert float(numpy_acc) > 70, numpy_acc  # trained, not random
     mlpsh_loss, mlpsh_acc = parse_test_line(out)
     assert mlpsh_acc == numpy_acc, f"mlpsh printed test_acc:{mlpsh_acc}%, the file's weights give {numpy_acc}% in numpy"
     numpy_loss = mean_test_loss(scores, labels)
@@ -244,7 +246,12 @@ test
 
 def test_b_one_epoch_matches_pytorch(tmp_path):
     """From torch's initial weights: one epoch on the first 2,000 training images in order,
-    SGD lr 0.05 with momentum 0.9, batches of 32."""
+    SGD lr 0.01 with momentum 0.9, batches of 32. Measured in PyTorch alone, against itself
+    on one thread instead of two or from initial weights moved by 1e-7 (relative, rounding's
+    size): train loss 1.6e-4 apart (relative) at most, test accuracy 0.14 points. With lr 0.05
+    and momentum 0.9 PyTorch is not that close to itself (1 thread against 2: train loss
+    1.295 against 1.307, test accuracy 80.3% against 77.4%), so no other engine can be held
+    to 1e-3 and 0.2 points there."""
     torch = pytest.importorskip("torch", reason="torch is not installed: the PyTorch checks need it")
     from safetensors.torch import save_file as torch_save_file
     xtr = read_idx("train-images-idx3-ubyte")[:2000]
@@ -255,7 +262,7 @@ def test_b_one_epoch_matches_pytorch(tmp_path):
     net = torch_model(torch)
     init = tmp_path / "init.safetensors"
     torch_save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(init))
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
     x = as_tensor(torch, xtr)
     y = torch.from_numpy(ytr)
@@ -278,7 +285,7 @@ data test  mnist split=test path={MNIST}
 {MODEL}
 load {init}
 loss cross_entropy
-optim sgd lr=0.05 momentum=0.9
+optim sgd lr=0.01 momentum=0.9
 train epochs=1 batch=32 shuffle=false
 """)
     line = [l for l in out.splitlines() if l.startswith("epoch:")][0]
@@ -428,7 +435,7 @@ data train mnist split=train limit=500 path={MNIST}
 data test  mnist split=test path={MNIST}
 {NESTED[case][0]}
 loss cross_entropy
-optim sgd lr=0.05 momentum=0.9
+optim sgd lr=0.02 momentum=0.9
 train epochs=1 batch=32 shuffle=true
 test
 save {file}

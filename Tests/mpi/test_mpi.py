@@ -77,13 +77,36 @@ save {out}/weights.safetensors
 """
 
 
-def test_one_two_and_three_ranks_train_as_one_process(tmp_path):
+# A model that branches: a residual block with a shortcut and a concat, as one process and as ranks.
+BLOCKS = SCRIPT.replace("limit=6400", "limit=1920").replace("""  linear 784 120
+  relu
+  linear 120 84
+  relu
+  linear 84 10""", """  conv2d 1 4 3 stride=2 padding=1
+  relu
+  residual
+    conv2d 4 8 3 stride=2 padding=1
+    relu
+  shortcut
+    conv2d 4 8 1 stride=2
+  end
+  concat
+    maxpool2d 2
+  branch
+    avgpool2d 2
+  end
+  flatten
+  linear 144 10""")
+
+
+@pytest.mark.parametrize("model", [SCRIPT, BLOCKS], ids=["mlp", "blocks"])
+def test_one_two_and_three_ranks_train_as_one_process(tmp_path, model):
     runs = {}
     for np in [0, 1, 2, 3]:
         out = tmp_path / f"np{np}"
         out.mkdir()
         script = out / "dp.mlp"
-        script.write_text(SCRIPT.format(out=out))
+        script.write_text(model.format(out=out))
         if np == 0:
             p = subprocess.run([BIN, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300)
         else:

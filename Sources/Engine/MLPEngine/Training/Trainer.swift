@@ -16,13 +16,17 @@ public final class Trainer {
     /// Shuffling (and dropout, through the layers that hold it) draw from this source.
     public let random: RandomGenerator
     public var hooks = TrainingHooks()
-    /// The ranks training this model together (data parallel); nil, or one rank, is one
-    /// process. With more, each rank computes its share of every batch and the gradients
-    /// are summed across the ranks before each update, so the update is the one-process
-    /// update for the same batch. Set from `Distributed.communicator` by the shell.
-    public var communicator: Communicator?
-    /// Seconds spent summing gradients across ranks, since this trainer was made.
-    public private(set) var communicationSeconds: Double = 0
+    /// How the processes of a data-parallel job share the work: one process by default.
+    public var parallel: DataParallel = SingleProcess()
+    /// The ranks training this model together: a group of more than one trains as one
+    /// (RankGroup), each rank a share of every batch, the gradients summed before each update,
+    /// so the update is the one-process update for the same batch. Set from
+    /// `Distributed.communicator` by the shell.
+    public var communicator: Communicator? {
+        didSet { parallel = communicator.flatMap { $0.size > 1 ? RankGroup($0) : nil } ?? SingleProcess() }
+    }
+    /// Seconds spent summing gradients across ranks, since the communicator was set.
+    public var communicationSeconds: Double { parallel.communicationSeconds }
     private let gradient = Tensor()
     /// The evaluation loader, kept between epochs so its buffer is not allocated (and
     /// faulted in) again each time.
@@ -59,17 +63,7 @@ public final class Trainer {
         try checkFit(train, name: "train")
         if let test { try checkFit(test, name: "test") }
         try model.checkBatch(min(batch, train.count))
-        if let group {
-            try group.agreeToStart()
-            try group.agreeOnSizes([("the training set's samples", train.count), ("the test set's samples", test?.count ?? -1),
-                                    ("the model's parameters", model.parameterCount), ("batch", batch), ("epochs", epochs),
-                                    ("shuffle", shuffle ? 1 : 0)])
-            guard batch >= group.size else {
-                throw EngineError("batch=\(batch) is smaller than the \(group.size) ranks: every rank needs a share of each batch")
-            }
-            // Every rank starts from rank 0's weights, as DistributedDataParallel does.
-            group.broadcastState(of: model)
-        }
+        try parallel.beginTraining(model, samples: train.count, testSamples: test?.count, batch: batch, epochs: epochs, shuffle: shuffle)
         let loader = BatchLoader(dataset: train, batchSize: batch)
         for _ in 0..<epochs {
             let epoch = history.count
@@ -80,8 +74,7 @@ public final class Trainer {
                 let r = try trainEpoch(loader, epoch: epoch, shuffle: shuffle)
                 result.trainLoss = r.loss
                 result.trainAccuracy = r.accuracy
-                // Batch norm's running statistics are each rank's own: rank 0's are everyone's.
-                group?.broadcastState(of: model, parameters: false)
+                parallel.endEpoch(model)
                 if let test {
                     let t = try evaluate(test, batch: batch)
                     result.testLoss = t.loss
@@ -97,36 +90,25 @@ public final class Trainer {
         return .finished
     }
 
-    /// The communicator when more than one rank trains.
-    private var group: Communicator? {
-        guard let c = communicator, c.size > 1 else { return nil }
-        return c
-    }
-
     /// One pass over `loader` in training mode. Returns the mean of the batch losses and
     /// the accuracy counted on the batches as they were trained. A loss that is not finite
     /// stops the pass before that batch's update, leaving the weights as the batch before
     /// left them; `hooks.shouldStop` stops it after a batch (TrainingStop.interrupted).
     ///
-    /// With several ranks, every rank takes rank 0's order and its own share of each batch;
-    /// its loss gradient is weighted by its share of the batch, so the summed gradient (one
-    /// allreduce on the flat gradient buffer) is the whole batch's mean gradient. The batch
-    /// loss, the correct count and a stop are summed too, so every rank decides alike.
+    /// With several processes (`parallel`), each takes the same order and its own share of
+    /// each batch; its loss gradient is weighted by its share of the batch, so the summed
+    /// gradient is the whole batch's mean gradient. The batch loss, the correct count and a
+    /// stop are summed too, so every process decides alike.
     public func trainEpoch(_ loader: BatchLoader, epoch: Int, shuffle: Bool) throws -> (loss: Double, accuracy: Double) {
         guard let optimizer else { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
         model.isTraining = true
         loader.start(shuffle: shuffle, random: random)
-        let group = self.group
-        if let group, shuffle {
-            var order = loader.order
-            group.broadcast(&order, from: 0)
-            loader.setOrder(order)
-        }
+        if shuffle { parallel.shareOrder(loader) }
         var lossSum: Double = 0, correct = 0, seen = 0
         let batches = loader.batchCount
         for b in 0..<batches {
             let total = loader.batchRows(b).count
-            let rows = group.map { loader.share(ofBatch: b, rank: $0.rank, of: $0.size) } ?? loader.batchRows(b)
+            let rows = parallel.rows(ofBatch: b, in: loader)
             let size = loader.load(rows: rows)
             var batchLoss: Double = 0, right = 0
             model.zeroGradients()
@@ -138,18 +120,15 @@ public final class Trainer {
                 batchLoss = Double(l)
                 right = countCorrect(out, loader.labels)
                 if size < total {
-                    // This rank's share of the batch mean.
+                    // This process's share of the batch mean.
                     batchLoss *= Double(size) / Double(total)
                     let weight = Float(size) / Float(total), g = gradient.data
                     for i in 0..<gradient.count { g[i] *= weight }
                 }
             }
-            if let group {
-                var stats = [batchLoss, Double(right)]
-                group.sum(&stats)
-                batchLoss = stats[0]
-                right = Int(stats[1])
-            }
+            var stats = [batchLoss, Double(right)]
+            parallel.reduceStatistics(&stats)
+            (batchLoss, right) = (stats[0], Int(stats[1]))
             guard batchLoss.isFinite else {
                 model.zeroGradients()
                 model.settleGradients()
@@ -158,19 +137,13 @@ public final class Trainer {
             correct += right
             if size > 0 { model.backward(gradient) }
             model.settleGradients()
-            if let group {
-                let started = DispatchTime.now().uptimeNanoseconds
-                group.sum(model.gradientStorage.base, count: model.gradientStorage.count)
-                communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            }
+            parallel.reduceGradients(model)
             try hooks.gradientsReady?(model)
             optimizer.step()
             lossSum += batchLoss
             seen += total
             hooks.batchEnded?(TrainingProgress(epoch: epoch, batch: b + 1, of: batches, samples: seen, runningLoss: lossSum / Double(b + 1)))
-            var stop = hooks.shouldStop()
-            if let group { stop = group.whoSays(stop).contains(true) }
-            if stop {
+            if parallel.agreeToStop(hooks.shouldStop()) {
                 throw TrainingStop.interrupted(epoch: epoch, batches: b + 1, of: batches)
             }
         }
@@ -179,8 +152,8 @@ public final class Trainer {
 
     /// Evaluates on `dataset` in evaluation mode. The loss is the mean of the losses of
     /// batches of `batch` samples, as a DataLoader with that batch size gives; the forward
-    /// passes run `chunk` batches at a time. With several ranks, each evaluates a contiguous
-    /// share of the batches, and the sums are added up across ranks.
+    /// passes run `chunk` batches at a time. With several processes, each evaluates a
+    /// contiguous share of the batches, and the sums are added up.
     public func evaluate(_ dataset: Dataset, batch: Int, chunk: Int = 16) throws -> (loss: Double, accuracy: Double) {
         model.isTraining = false
         defer { model.isTraining = true }
@@ -193,14 +166,10 @@ public final class Trainer {
             loader = BatchLoader(dataset: dataset, batchSize: batch * fit)
             evaluationLoader = loader
         }
-        let group = self.group
-        try group?.agreeToStart()
-        try group?.agreeOnSizes([("the evaluated set's samples", dataset.count), ("the model's parameters", model.parameterCount),
-                                 ("batch", batch)])
-        // This rank's batches (all of them, alone).
-        let batchCount = (dataset.count + batch - 1) / batch
-        let ranks = group?.size ?? 1, rank = group?.rank ?? 0
-        let mine = min(dataset.count, batchCount * rank / ranks * batch)..<min(dataset.count, batchCount * (rank + 1) / ranks * batch)
+        try parallel.beginEvaluation(model, samples: dataset.count, batch: batch)
+        // This process's batches (all of them, alone).
+        let share = parallel.evaluationBatches((dataset.count + batch - 1) / batch)
+        let mine = min(dataset.count, share.lowerBound * batch)..<min(dataset.count, share.upperBound * batch)
         var lossSum: Double = 0, batches = 0, correct = 0
         var first = mine.lowerBound, pass = 0
         let passes = (mine.count + loader.batchSize - 1) / loader.batchSize
@@ -218,17 +187,15 @@ public final class Trainer {
                 start += rows
             }
             correct += countCorrect(out, loader.labels)
-            if group == nil && hooks.shouldStop() {
+            if parallel.stopsWithinEvaluation && hooks.shouldStop() {
                 throw TrainingStop.interrupted(epoch: history.count, batches: pass, of: passes)
             }
         }
-        if let group {
-            var sums = [lossSum, Double(batches), Double(correct)]
-            group.sum(&sums)
-            (lossSum, batches, correct) = (sums[0], Int(sums[1]), Int(sums[2]))
-            if group.whoSays(hooks.shouldStop()).contains(true) {
-                throw TrainingStop.interrupted(epoch: history.count, batches: passes, of: passes)
-            }
+        var sums = [lossSum, Double(batches), Double(correct)]
+        parallel.reduceStatistics(&sums)
+        (lossSum, batches, correct) = (sums[0], Int(sums[1]), Int(sums[2]))
+        if !parallel.stopsWithinEvaluation, parallel.agreeToStop(hooks.shouldStop()) {
+            throw TrainingStop.interrupted(epoch: history.count, batches: passes, of: passes)
         }
         return (lossSum / Double(max(batches, 1)), Double(correct) / Double(max(dataset.count, 1)))
     }

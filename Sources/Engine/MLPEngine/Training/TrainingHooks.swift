@@ -1,0 +1,42 @@
+/// How a caller joins the training loop, and what the loop tells it.
+
+/// Where a pass over the data is, for progress bars: batch `batch` of `of` done, with the
+/// running mean loss.
+public struct TrainingProgress {
+    public let epoch: Int
+    public let batch: Int
+    public let of: Int
+    public let samples: Int
+    public let runningLoss: Double
+}
+
+/// Why a pass ended early.
+public enum TrainingStop: Error {
+    /// The user interrupted after `batches` batches of the epoch.
+    case interrupted(epoch: Int, batches: Int, of: Int)
+}
+
+/// How `fit` ended: every epoch done, or stopped by `shouldStop` part-way.
+public enum FitOutcome: Equatable {
+    case finished
+    /// Stopped after `batches` of `of` batches of epoch `epoch`; the epochs before it are in
+    /// the history, and the weights are those the last finished batch left.
+    case interrupted(epoch: Int, batches: Int, of: Int)
+}
+
+/// The points at which a caller joins the training loop, in the manner of Caffe's solver
+/// callbacks. All are optional; the loop runs the same without them.
+public struct TrainingHooks {
+    /// After a batch's gradients are complete (summed across the ranks when several train,
+    /// see DataParallel) and before the optimizer's step: to inspect or clip them (the
+    /// model's `gradientStorage` is one flat buffer).
+    public var gradientsReady: ((Sequential) throws -> Void)?
+    /// After each training batch: progress.
+    public var batchEnded: ((TrainingProgress) -> Void)?
+    /// After each epoch, once its result is in the history: the printed line, a log.
+    public var epochEnded: ((EpochResult) throws -> Void)?
+    /// Polled after every batch, in training and evaluation; true stops after that batch.
+    public var shouldStop: () -> Bool = { false }
+
+    public init() {}
+}
