@@ -1,40 +1,69 @@
-/// nn.AvgPool2d(K, stride=K): the mean of each K×K window.
+/// nn.AvgPool2d(K, stride=K, padding=0, ceil_mode=False, count_include_pad=True): the mean of
+/// each window. As PyTorch: with count_include_pad the padding's zeros count in the mean (a
+/// window running past the padding, with ceil_mode, is cut there); without, only the image's.
 public final class AvgPool2d: Layer {
     public let kind = "avgpool2d"
     public let geometry: ConvGeometry
+    public let ceilMode: Bool, countIncludePad: Bool
     public var isTraining = true
     public var needsInputGradient = true
     private let output = Tensor()
     private let gradInput = Tensor()
     private var inputShape: [Int] = []
+    /// For each output position of a plane: its window, clipped to the image, and 1/divisor.
+    private let windows: [(y0: Int, y1: Int, x0: Int, x1: Int, scale: Float)]
 
-    public init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int) {
-        geometry = ConvGeometry(channels: channels, height: height, width: width, kernel: kernel, stride: stride, padding: 0)
+    public convenience init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int) {
+        self.init(.pooling(channels: channels, height: height, width: width, kernel: (kernel, kernel), stride: (stride, stride),
+                           padding: (0, 0), ceilMode: false), ceilMode: false, countIncludePad: true)
+    }
+
+    public init(_ geometry: ConvGeometry, ceilMode: Bool, countIncludePad: Bool) {
+        self.geometry = geometry
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+        let g = geometry
+        var windows: [(y0: Int, y1: Int, x0: Int, x1: Int, scale: Float)] = []
+        for y in 0..<g.outputHeight {
+            for x in 0..<g.outputWidth {
+                let hs = y * g.strideHeight - g.padTop, ws = x * g.strideWidth - g.padLeft
+                let he = min(hs + g.kernelHeight, g.height + g.padTop), we = min(ws + g.kernelWidth, g.width + g.padLeft)
+                let padded = (he - hs) * (we - ws)
+                let (y0, y1, x0, x1) = (max(hs, 0), min(he, g.height), max(ws, 0), min(we, g.width))
+                let inside = max(0, y1 - y0) * max(0, x1 - x0)
+                windows.append((y0, y1, x0, x1, 1 / Float(max(1, countIncludePad ? padded : inside))))
+            }
+        }
+        self.windows = windows
     }
 
     public var spec: Spec {
-        Spec(kind, args: [String(geometry.kernel)], options: geometry.stride != geometry.kernel ? [("stride", String(geometry.stride))] : [])
+        let g = geometry
+        var options: [(key: String, value: String)] = []
+        if (g.strideHeight, g.strideWidth) != (g.kernelHeight, g.kernelWidth) { options.append(("stride", pair(g.strideHeight, g.strideWidth))) }
+        if g.padTop != 0 || g.padLeft != 0 { options.append(("padding", pair(g.padTop, g.padLeft))) }
+        if ceilMode { options.append(("ceil_mode", "true")) }
+        if !countIncludePad { options.append(("count_include_pad", "false")) }
+        return Spec(kind, args: [pair(g.kernelHeight, g.kernelWidth)], options: options)
     }
     public var outputShape: [Int] { [geometry.channels, geometry.outputHeight, geometry.outputWidth] }
     public var parameters: [Parameter] { [] }
 
     public func forward(_ x: Tensor) -> Tensor {
         inputShape = x.shape
-        let g = geometry, oh = g.outputHeight, ow = g.outputWidth, area = Float(g.kernel * g.kernel)
+        let g = geometry, positions = g.positions, windows = windows
         output.reshape([x.rows] + outputShape)
         let src = x.data, dst = output.data
         Parallel.shared.forEachSlice(of: x.rows * g.channels, minimum: 8) { start, count in
             for plane in start..<(start + count) {
-                let p = src + plane * g.height * g.width, o = dst + plane * oh * ow
-                for y in 0..<oh {
-                    for xo in 0..<ow {
-                        var s: Float = 0
-                        for kh in 0..<g.kernel {
-                            let row = p + (y * g.stride + kh) * g.width + xo * g.stride
-                            for kw in 0..<g.kernel { s += row[kw] }
-                        }
-                        o[y * ow + xo] = s / area
+                let p = src + plane * g.height * g.width, o = dst + plane * positions
+                for (i, w) in windows.enumerated() {
+                    var s: Float = 0
+                    for iy in w.y0..<max(w.y0, w.y1) {
+                        let row = p + iy * g.width
+                        for ix in w.x0..<max(w.x0, w.x1) { s += row[ix] }
                     }
+                    o[i] = s * w.scale
                 }
             }
         }
@@ -42,19 +71,17 @@ public final class AvgPool2d: Layer {
     }
 
     public func backward(_ gy: Tensor) -> Tensor {
-        let g = geometry, oh = g.outputHeight, ow = g.outputWidth, area = Float(g.kernel * g.kernel)
+        let g = geometry, positions = g.positions
         gradInput.reshape(inputShape)
         gradInput.fill(0)
         let dx = gradInput.data, dy = gy.data
         for plane in 0..<(gy.rows * g.channels) {
-            let p = dx + plane * g.height * g.width, d = dy + plane * oh * ow
-            for y in 0..<oh {
-                for xo in 0..<ow {
-                    let share = d[y * ow + xo] / area
-                    for kh in 0..<g.kernel {
-                        let row = p + (y * g.stride + kh) * g.width + xo * g.stride
-                        for kw in 0..<g.kernel { row[kw] += share }
-                    }
+            let p = dx + plane * g.height * g.width, d = dy + plane * positions
+            for (i, w) in windows.enumerated() {
+                let share = d[i] * w.scale
+                for iy in w.y0..<max(w.y0, w.y1) {
+                    let row = p + iy * g.width
+                    for ix in w.x0..<max(w.x0, w.x1) { row[ix] += share }
                 }
             }
         }
@@ -62,13 +89,23 @@ public final class AvgPool2d: Layer {
     }
 
     static func make(_ a: LayerArguments) throws -> Layer {
-        let usage = "avgpool2d K [stride=K]"
+        let usage = "avgpool2d K [stride=K] [padding=0] [ceil_mode=false] [count_include_pad=true]"
         try a.expectPositional(atMost: 1, usage: usage)
         guard let word = a.positional.first else { throw EngineError("avgpool2d needs its window size: expected '\(usage)'") }
-        let k = try layerInt(word, "window size", layer: "avgpool2d", usage: usage, min: 1, max: 1024)
-        let stride = a.options.has("stride") ? try a.options.int("stride", min: 1, max: 1024) : k
-        let (c, h, w) = try spatialShape(a.inputShape, layer: "avgpool2d \(k)")
-        guard h >= k, w >= k else { throw EngineError("avgpool2d \(k): the window is larger than the \(h)x\(w) input") }
-        return AvgPool2d(channels: c, height: h, width: w, kernel: k, stride: stride)
+        let name = "avgpool2d \(word)"
+        let k = try layerPair(word, "window size", layer: "avgpool2d", usage: usage, min: 1, max: 1024)
+        let stride = a.options.has("stride") ? try layerPair(a.options.string("stride"), "stride", layer: "avgpool2d", usage: usage, min: 1, max: 1024) : k
+        let padding = try layerPair(a.options.string("padding"), "padding", layer: "avgpool2d", usage: usage, min: 0, max: 1024)
+        guard padding.0 <= k.0 / 2, padding.1 <= k.1 / 2 else {
+            throw EngineError("\(name): padding=\(a.options.string("padding")) must be at most half the window, as PyTorch requires")
+        }
+        let (c, h, w) = try spatialShape(a.inputShape, layer: name)
+        guard h + 2 * padding.0 >= k.0, w + 2 * padding.1 >= k.1 else {
+            throw EngineError("\(name): the window is larger than the \(h)x\(w) input")
+        }
+        let ceil = try a.options.bool("ceil_mode")
+        let g = ConvGeometry.pooling(channels: c, height: h, width: w, kernel: k, stride: stride, padding: padding, ceilMode: ceil)
+        guard g.positions <= 1 << 24 else { throw EngineError("\(name): \(g.positions) output positions is too many") }
+        return AvgPool2d(g, ceilMode: ceil, countIncludePad: try a.options.bool("count_include_pad"))
     }
 }

@@ -17,6 +17,9 @@ public final class BatchNorm: Layer {
     public let eps: Double
     public let momentum: Double
     private let shape: [Int]
+    /// With a learnt scale and shift (weight, bias); without (affine=false) they stay 1 and 0
+    /// and are neither trained nor saved, as PyTorch's BatchNorm(affine=False).
+    public let affine: Bool
     public let weight: Parameter
     public let bias: Parameter
     public let runningMean: Tensor
@@ -32,8 +35,9 @@ public final class BatchNorm: Layer {
     private var inverseStd: [Float] = []
     private var usedBatchStatistics = true
 
-    public init(kind: String, shape: [Int], eps: Double, momentum: Double) {
+    public init(kind: String, shape: [Int], eps: Double, momentum: Double, affine: Bool = true) {
         self.kind = kind
+        self.affine = affine
         self.shape = shape
         channels = shape[0]
         spatial = shape.dropFirst().reduce(1, *)
@@ -54,10 +58,11 @@ public final class BatchNorm: Layer {
         var options: [(key: String, value: String)] = []
         if eps != 1e-5 { options.append(("eps", "\(eps)")) }
         if momentum != 0.1 { options.append(("momentum", "\(momentum)")) }
+        if !affine { options.append(("affine", "false")) }
         return Spec(kind, args: [String(channels)], options: options)
     }
     public var outputShape: [Int] { shape }
-    public var parameters: [Parameter] { [weight, bias] }
+    public var parameters: [Parameter] { affine ? [weight, bias] : [] }
     public var buffers: [Buffer] { [meanBuffer, varBuffer, countBuffer] }
 
     /// Batches seen in training (num_batches_tracked).
@@ -116,7 +121,7 @@ public final class BatchNorm: Layer {
     public func backward(_ gy: Tensor) -> Tensor {
         let batch = gy.rows, c = channels, l = spatial, n = Float(batch * l)
         gradInput.reshape(gy.shape)
-        let gw = weight.grad.data, gb = bias.grad.data
+        let gw = affine ? weight.grad.data : weight.value.data, gb = affine ? bias.grad.data : bias.value.data
         for ch in 0..<c {
             var sumDy = 0.0, sumDyXh = 0.0
             for b in 0..<batch {
@@ -124,8 +129,10 @@ public final class BatchNorm: Layer {
                 let dy = gy.data + offset, xh = normalized.data + offset
                 for j in 0..<l { sumDy += Double(dy[j]); sumDyXh += Double(dy[j]) * Double(xh[j]) }
             }
-            gb[ch] += Float(sumDy)
-            gw[ch] += Float(sumDyXh)
+            if affine {
+                gb[ch] += Float(sumDy)
+                gw[ch] += Float(sumDyXh)
+            }
             guard needsInputGradient else { continue }
             let scale = weight.value.data[ch] * inverseStd[ch]
             let meanDy = Float(sumDy) / n, meanDyXh = Float(sumDyXh) / n
@@ -144,7 +151,7 @@ public final class BatchNorm: Layer {
 
     static func make(_ a: LayerArguments, twoD: Bool) throws -> Layer {
         let kind = twoD ? "batchnorm2d" : "batchnorm1d"
-        let usage = "\(kind) \(twoD ? "C" : "F") [eps=1e-05] [momentum=0.1]"
+        let usage = "\(kind) \(twoD ? "C" : "F") [eps=1e-05] [momentum=0.1] [affine=true]"
         try a.expectPositional(atMost: 1, usage: usage)
         guard let word = a.positional.first else { throw EngineError("\(kind) needs its number of \(twoD ? "channels" : "features"): expected '\(usage)'") }
         let c = try layerInt(word, twoD ? "C" : "F", layer: kind, usage: usage, min: 1, max: 1 << 24)
@@ -161,6 +168,6 @@ public final class BatchNorm: Layer {
         }
         let eps = try a.options.double("eps", min: 0, minExclusive: true)
         let momentum = try a.options.double("momentum", min: 0, max: 1)
-        return BatchNorm(kind: kind, shape: shape, eps: eps, momentum: momentum)
+        return BatchNorm(kind: kind, shape: shape, eps: eps, momentum: momentum, affine: try a.options.bool("affine"))
     }
 }

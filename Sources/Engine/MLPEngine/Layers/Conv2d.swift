@@ -1,5 +1,7 @@
-/// nn.Conv2d: y[b, o] = Σ_c W[o, c] ⋆ x[b, c] + bias[o], W [OUT, IN, K, K], initialised as
-/// PyTorch's (kaiming_uniform_(a=√5) on W, bias uniform(±1/√fan_in), fan_in = IN·K·K).
+/// nn.Conv2d: y[b, o] = Σ_c W[o, c] ⋆ x[b, c] + bias[o], W [OUT, IN/G, KH, KW], initialised
+/// as PyTorch's (kaiming_uniform_(a=√5) on W, bias uniform(±1/√fan_in), fan_in = IN/G·KH·KW).
+/// With G groups, output channels o of group g = o / (OUT/G) see only input channels of
+/// group g (G = IN = OUT is a depthwise convolution).
 ///
 /// Computed directly by SIMD kernels (DirectConvolution). Each core takes a contiguous share of
 /// the batch through the whole layer (its own partial dW), so a pass has one barrier: the work
@@ -14,6 +16,9 @@ public final class Conv2d: Layer {
     public let kind = "conv2d"
     public let geometry: ConvGeometry
     public let outChannels: Int
+    public let groups: Int
+    /// How the layer was asked to pad: "same", or nil for the numbers in its geometry.
+    private let paddingWord: String?
     public let weight: Parameter
     public let bias: Parameter?
     public var isTraining = true
@@ -44,28 +49,44 @@ public final class Conv2d: Layer {
     /// Computed directly (DirectConvolution); through columns only when its offsets would
     /// not fit 32 bits. Its tables (an offset an output position) are made at the first pass,
     /// not when the layer is built.
-    private lazy var direct: DirectConvolution? = DirectConvolution(geometry, outChannels: outChannels)
+    private lazy var direct: DirectConvolution? = groups == 1 ? DirectConvolution(geometry, outChannels: outChannels) : nil
     /// Lower to columns and multiply with sgemm instead of the direct kernels (as before
     /// them; `bench layers conv=im2col` compares the two). Set between training steps.
     public var lowersToColumns = false
     /// The weights as the direct forward kernel reads them.
     private let forwardWeights = Scratch()
 
-    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                bias: Bool = true, height: Int, width: Int, random: RandomGenerator) {
-        geometry = ConvGeometry(channels: inChannels, height: height, width: width, kernel: kernel, stride: stride, padding: padding)
+    public convenience init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+                            bias: Bool = true, height: Int, width: Int, random: RandomGenerator) {
+        self.init(ConvGeometry(channels: inChannels, height: height, width: width, kernel: kernel, stride: stride, padding: padding),
+                  outChannels: outChannels, groups: 1, bias: bias, random: random)
+    }
+
+    /// `paddingWord` "same" when the padding was asked for as `padding=same`.
+    public init(_ geometry: ConvGeometry, outChannels: Int, groups: Int, bias: Bool = true, paddingWord: String? = nil,
+                random: RandomGenerator) {
+        self.geometry = geometry
         self.outChannels = outChannels
-        weight = Parameter(name: "weight", shape: [outChannels, inChannels, kernel, kernel])
+        self.groups = groups
+        self.paddingWord = paddingWord
+        weight = Parameter(name: "weight", shape: [outChannels, geometry.channels / groups, geometry.kernelHeight, geometry.kernelWidth])
         self.bias = bias ? Parameter(name: "bias", shape: [outChannels]) : nil
         Initializer.pytorchDefault(weight: weight, bias: self.bias, random: random)
     }
 
     public var spec: Spec {
+        let g = geometry
         var options: [(key: String, value: String)] = []
-        if geometry.stride != 1 { options.append(("stride", String(geometry.stride))) }
-        if geometry.padding != 0 { options.append(("padding", String(geometry.padding))) }
+        if g.strideHeight != 1 || g.strideWidth != 1 { options.append(("stride", pair(g.strideHeight, g.strideWidth))) }
+        if let paddingWord {
+            options.append(("padding", paddingWord))
+        } else if g.padTop != 0 || g.padLeft != 0 {
+            options.append(("padding", pair(g.padTop, g.padLeft)))
+        }
+        if g.dilationHeight != 1 || g.dilationWidth != 1 { options.append(("dilation", pair(g.dilationHeight, g.dilationWidth))) }
+        if groups != 1 { options.append(("groups", String(groups))) }
         if bias == nil { options.append(("bias", "false")) }
-        return Spec(kind, args: [String(geometry.channels), String(outChannels), String(geometry.kernel)], options: options)
+        return Spec(kind, args: [String(g.channels), String(outChannels), pair(g.kernelHeight, g.kernelWidth)], options: options)
     }
     public var outputShape: [Int] { [outChannels, geometry.outputHeight, geometry.outputWidth] }
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
@@ -93,7 +114,7 @@ public final class Conv2d: Layer {
         input = x
         let batch = x.rows, g = geometry, o = outChannels, l = g.positions
         output.reshape([batch, o, g.outputHeight, g.outputWidth])
-        let out = output.data, w = weight.value.data, b = bias?.value.data, src = x.data
+        let out = output.data, w = weight.value.data, b = bias?.value.data, src = x.data, groups = groups
         if let direct, !lowersToColumns {
             let weights = direct.forwardWeights(w, forwardWeights), bias = b.map { UnsafePointer($0) }
             eachShare(batch, group: 1) { ws, first, _ in
@@ -110,9 +131,12 @@ public final class Conv2d: Layer {
             for i in 0..<n { g.im2col(src + (first + i) * g.inputSize, into: cols, column: i * l, rowStride: n * l) }
             // A core whose share is one group keeps its columns for backward.
             ws.lowered = ws.lowered == nil ? (current, first, n) : (-1, 0, 0)
-            // y[OUT, n·L] = W[OUT, C·K·K] · cols[C·K·K, n·L]
-            BLAS.gemmOnThisThread(transA: false, transB: false, m: o, n: n * l, k: g.patch, a: w, lda: g.patch,
-                                  b: cols, ldb: n * l, beta: 0, c: y, ldc: n * l)
+            // y[OUT, n·L] = W[OUT, C·K·K] · cols[C·K·K, n·L], a product a group of channels.
+            let og = o / groups, pg = g.patch / groups
+            for gi in 0..<groups {
+                BLAS.gemmOnThisThread(transA: false, transB: false, m: og, n: n * l, k: pg, a: w + gi * og * pg, lda: pg,
+                                      b: cols + gi * pg * n * l, ldb: n * l, beta: 0, c: y + gi * og * n * l, ldc: n * l)
+            }
             // To [B, OUT, L], adding the bias.
             for i in 0..<n {
                 for ch in 0..<o {
@@ -132,7 +156,7 @@ public final class Conv2d: Layer {
             gradInput.fill(0)
         }
         let w = weight.value.data, dx = gradInput.data, src = x.data, dyAll = gy.data
-        let patch = g.patch, current = pass
+        let patch = g.patch, current = pass, groups = groups
         for ws in workspaces { ws.dW.count = 0 }
         if let direct, !lowersToColumns {
             let weights = UnsafePointer(w)
@@ -155,8 +179,9 @@ public final class Conv2d: Layer {
             let cols = ws.cols.reserve(n * patch * l), dy = ws.product.reserve(n * o * l)
             // This core's partial dW and db start at zero with its first group.
             let fresh = ws.dW.count == 0
-            let dW = ws.dW.reserve(o * patch), db = ws.db.reserve(o)
-            ws.dW.count = o * patch
+            let og = o / groups, pg = patch / groups
+            let dW = ws.dW.reserve(o * pg), db = ws.db.reserve(o)
+            ws.dW.count = o * pg
             if fresh { db.update(repeating: 0, count: o) }
             if let done = ws.lowered, done == (current, first, n) {
                 // The forward pass's columns are still there.
@@ -172,14 +197,18 @@ public final class Conv2d: Layer {
                     if hasBias { db[ch] += s }
                 }
             }
-            // dW[OUT, C·K·K] (+)= dY[OUT, n·L] · colsᵀ[n·L, C·K·K]
-            BLAS.gemmOnThisThread(transA: false, transB: true, m: o, n: patch, k: n * l, a: dy, lda: n * l,
-                                  b: cols, ldb: n * l, beta: fresh ? 0 : 1, c: dW, ldc: patch)
+            // dW[OUT, C·K·K] (+)= dY[OUT, n·L] · colsᵀ[n·L, C·K·K], a group at a time.
+            for gi in 0..<groups {
+                BLAS.gemmOnThisThread(transA: false, transB: true, m: og, n: pg, k: n * l, a: dy + gi * og * n * l, lda: n * l,
+                                      b: cols + gi * pg * n * l, ldb: n * l, beta: fresh ? 0 : 1, c: dW + gi * og * pg, ldc: pg)
+            }
             guard wantInput else { return }
             // dcols[C·K·K, n·L] = Wᵀ[C·K·K, OUT] · dY[OUT, n·L], then back to the images.
             let dc = ws.gradColumns.reserve(n * patch * l)
-            BLAS.gemmOnThisThread(transA: true, transB: false, m: patch, n: n * l, k: o, a: w, lda: patch,
-                                  b: dy, ldb: n * l, beta: 0, c: dc, ldc: n * l)
+            for gi in 0..<groups {
+                BLAS.gemmOnThisThread(transA: true, transB: false, m: pg, n: n * l, k: og, a: w + gi * og * pg, lda: pg,
+                                      b: dy + gi * og * n * l, ldb: n * l, beta: 0, c: dc + gi * pg * n * l, ldc: n * l)
+            }
             for i in 0..<n { g.col2im(dc, column: i * l, rowStride: n * l, into: dx + (first + i) * g.inputSize) }
         }
         sumPartials(transposedBy: nil)
@@ -189,7 +218,7 @@ public final class Conv2d: Layer {
     /// The cores' partial dW and db into the parameters' gradients (overwriting a cleared one);
     /// the direct path's partial dW is transposed, [tap][lanes].
     private func sumPartials(transposedBy lanes: Int?) {
-        let o = outChannels, patch = geometry.patch
+        let o = outChannels, patch = geometry.patch / groups
         let target = weight.gradientForWriting()
         var beta = target.beta
         let dst = target.tensor.data
@@ -216,30 +245,48 @@ public final class Conv2d: Layer {
     }
 
     static func make(_ a: LayerArguments) throws -> Layer {
-        let usage = "conv2d IN OUT K [stride=S] [padding=P] [bias=true]"
+        let usage = "conv2d IN OUT K [stride=S] [padding=P|same] [dilation=D] [groups=G] [bias=true]"
         guard a.positional.count == 3 else {
             throw EngineError("conv2d takes its input channels, output channels and kernel size: expected '\(usage)'")
         }
         let inC = try layerInt(a.positional[0], "IN", layer: "conv2d", usage: usage, min: 1)
         let outC = try layerInt(a.positional[1], "OUT", layer: "conv2d", usage: usage, min: 1)
-        let k = try layerInt(a.positional[2], "kernel size", layer: "conv2d", usage: usage, min: 1, max: 1024)
-        let stride = try a.options.int("stride", min: 1, max: 1024)
-        let padding = try a.options.int("padding", min: 0, max: 1024)
-        let (c, h, w) = try spatialShape(a.inputShape, layer: "conv2d \(inC) \(outC) \(k)")
+        let k = try layerPair(a.positional[2], "kernel size", layer: "conv2d", usage: usage, min: 1, max: 1024)
+        let stride = try layerPair(a.options.string("stride"), "stride", layer: "conv2d", usage: usage, min: 1, max: 1024)
+        let dilation = try layerPair(a.options.string("dilation"), "dilation", layer: "conv2d", usage: usage, min: 1, max: 1024)
+        let groups = try a.options.int("groups", min: 1, max: 1 << 16)
+        let name = "conv2d \(a.positional.joined(separator: " "))"
+        guard inC % groups == 0, outC % groups == 0 else {
+            throw EngineError("\(name): groups=\(groups) must divide both IN (\(inC)) and OUT (\(outC)), as in nn.Conv2d")
+        }
+        let (c, h, w) = try spatialShape(a.inputShape, layer: name)
         guard c == inC else {
-            throw EngineError("conv2d \(inC) \(outC) \(k): expects \(inC) input channels, but the layer before gives \(c) (shape \(a.inputShape!))")
+            throw EngineError("\(name): expects \(inC) input channels, but the layer before gives \(c) (shape \(a.inputShape!))")
         }
-        guard h + 2 * padding >= k, w + 2 * padding >= k else {
-            throw EngineError("conv2d \(inC) \(outC) \(k): a \(k)x\(k) kernel does not fit the \(h)x\(w) input with padding \(padding)")
+        // padding=same: D·(K−1) zeros in all, the odd one after, as PyTorch (stride 1 only).
+        let word = a.options.string("padding")
+        let pads: (top: Int, left: Int, bottom: Int, right: Int)
+        if word == "same" {
+            guard stride == (1, 1) else { throw EngineError("\(name): padding=same needs stride=1, as in nn.Conv2d") }
+            let th = dilation.0 * (k.0 - 1), tw = dilation.1 * (k.1 - 1)
+            pads = (th / 2, tw / 2, th - th / 2, tw - tw / 2)
+        } else {
+            let p = try layerPair(word, "padding", layer: "conv2d", usage: usage, min: 0, max: 1024)
+            pads = (p.0, p.1, p.0, p.1)
         }
-        try checkParameterBudget(outC, inC * k * k, a)
-        // Its columns' gradient (C·K·K rows, a column an output position) is a buffer too.
-        let outH = (h + 2 * padding - k) / stride + 1, outW = (w + 2 * padding - k) / stride + 1
-        let (columns, overflow) = (inC * k * k).multipliedReportingOverflow(by: outH * outW)
+        guard h + pads.top + pads.bottom >= dilation.0 * (k.0 - 1) + 1, w + pads.left + pads.right >= dilation.1 * (k.1 - 1) + 1 else {
+            throw EngineError("\(name): a \(k.0)x\(k.1) kernel\(dilation == (1, 1) ? "" : " dilated \(dilation.0),\(dilation.1)") does not fit the \(h)x\(w) input with padding \(word)")
+        }
+        let (taps, tapOverflow) = k.0.multipliedReportingOverflow(by: k.1)
+        guard !tapOverflow else { throw EngineError("\(name): the kernel is too large") }
+        try checkParameterBudget(outC, inC / groups * taps, a)
+        let g = ConvGeometry(channels: inC, height: h, width: w, kernel: k, stride: stride, padding: pads, dilation: dilation)
+        // Its columns' gradient (C·KH·KW rows, a column an output position) is a buffer too.
+        let (columns, overflow) = (inC * taps).multipliedReportingOverflow(by: g.positions)
         guard !overflow, columns <= a.limits.bufferFloats else {
-            throw EngineError("conv2d \(inC) \(outC) \(k): its columns (\(inC * k * k) rows of \(outH * outW) output positions) are more than the \(a.limits.bufferFloats) floats a buffer may hold")
+            throw EngineError("\(name): its columns (\(inC * taps) rows of \(g.positions) output positions) are more than the \(a.limits.bufferFloats) floats a buffer may hold")
         }
-        return Conv2d(inChannels: inC, outChannels: outC, kernel: k, stride: stride, padding: padding,
-                      bias: try a.options.bool("bias"), height: h, width: w, random: a.random)
+        return Conv2d(g, outChannels: outC, groups: groups, bias: try a.options.bool("bias"),
+                      paddingWord: word == "same" ? "same" : nil, random: a.random)
     }
 }

@@ -1,11 +1,12 @@
 internal import CKernels
 
-/// nn.MaxPool2d(K, stride=K, padding=0): the largest value of each K×K window (padding never
-/// wins), the first on ties as PyTorch. Forward keeps each output's argmax; backward routes
-/// the gradient to it.
+/// nn.MaxPool2d(K, stride=K, padding=0, dilation=1, ceil_mode=False): the largest value of
+/// each window (padding never wins), the first on ties as PyTorch. Forward keeps each output's
+/// argmax; backward routes the gradient to it.
 public final class MaxPool2d: Layer {
     public let kind = "maxpool2d"
     public let geometry: ConvGeometry
+    public let ceilMode: Bool
     public var isTraining = true
     public var needsInputGradient = true
     private let output = Tensor()
@@ -14,15 +15,24 @@ public final class MaxPool2d: Layer {
     /// For each output value, the index of its maximum within its image.
     private var argmax: [Int32] = []
 
-    public init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int) {
-        geometry = ConvGeometry(channels: channels, height: height, width: width, kernel: kernel, stride: stride, padding: padding)
+    public convenience init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int) {
+        self.init(.pooling(channels: channels, height: height, width: width, kernel: (kernel, kernel), stride: (stride, stride),
+                           padding: (padding, padding), ceilMode: false), ceilMode: false)
+    }
+
+    public init(_ geometry: ConvGeometry, ceilMode: Bool) {
+        self.geometry = geometry
+        self.ceilMode = ceilMode
     }
 
     public var spec: Spec {
+        let g = geometry
         var options: [(key: String, value: String)] = []
-        if geometry.stride != geometry.kernel { options.append(("stride", String(geometry.stride))) }
-        if geometry.padding != 0 { options.append(("padding", String(geometry.padding))) }
-        return Spec(kind, args: [String(geometry.kernel)], options: options)
+        if (g.strideHeight, g.strideWidth) != (g.kernelHeight, g.kernelWidth) { options.append(("stride", pair(g.strideHeight, g.strideWidth))) }
+        if g.padTop != 0 || g.padLeft != 0 { options.append(("padding", pair(g.padTop, g.padLeft))) }
+        if g.dilationHeight != 1 || g.dilationWidth != 1 { options.append(("dilation", pair(g.dilationHeight, g.dilationWidth))) }
+        if ceilMode { options.append(("ceil_mode", "true")) }
+        return Spec(kind, args: [pair(g.kernelHeight, g.kernelWidth)], options: options)
     }
     public var outputShape: [Int] { [geometry.channels, geometry.outputHeight, geometry.outputWidth] }
     public var parameters: [Parameter] { [] }
@@ -34,10 +44,11 @@ public final class MaxPool2d: Layer {
         output.reshape([batch] + outputShape)
         if argmax.count < batch * perImage { argmax = [Int32](repeating: 0, count: batch * perImage) }
         let src = x.data, dst = output.data
+        let twoByTwo = g.isSquare && g.kernel == 2 && g.stride == 2 && g.padding == 0
         argmax.withUnsafeMutableBufferPointer { am in
             let am = am.baseAddress!
             Parallel.shared.forEachSlice(of: batch * g.channels, minimum: 8) { start, count in
-                if g.kernel == 2 && g.stride == 2 && g.padding == 0 {
+                if twoByTwo {
                     // The common 2x2 window, in the same order as the general loop below.
                     mlpsh_maxpool2x2(src + start * g.height * g.width, Int32(start), Int32(count), Int32(g.channels), Int32(g.height), Int32(g.width),
                                      dst + start * oh * ow, am + start * oh * ow)
@@ -50,11 +61,11 @@ public final class MaxPool2d: Layer {
                     for y in 0..<oh {
                         for xo in 0..<ow {
                             var best = -Float.infinity, at = -1
-                            for kh in 0..<g.kernel {
-                                let iy = y * g.stride - g.padding + kh
+                            for kh in 0..<g.kernelHeight {
+                                let iy = y * g.strideHeight - g.padTop + kh * g.dilationHeight
                                 if iy < 0 || iy >= g.height { continue }
-                                for kw in 0..<g.kernel {
-                                    let ix = xo * g.stride - g.padding + kw
+                                for kw in 0..<g.kernelWidth {
+                                    let ix = xo * g.strideWidth - g.padLeft + kw * g.dilationWidth
                                     if ix < 0 || ix >= g.width { continue }
                                     let v = inPlane[iy * g.width + ix]
                                     if at < 0 || v > best || v.isNaN { best = v; at = iy * g.width + ix }
@@ -93,19 +104,23 @@ public final class MaxPool2d: Layer {
     }
 
     static func make(_ a: LayerArguments) throws -> Layer {
-        let usage = "maxpool2d K [stride=K] [padding=0]"
+        let usage = "maxpool2d K [stride=K] [padding=0] [dilation=1] [ceil_mode=false]"
         try a.expectPositional(atMost: 1, usage: usage)
         guard let word = a.positional.first else { throw EngineError("maxpool2d needs its window size: expected '\(usage)'") }
-        let k = try layerInt(word, "window size", layer: "maxpool2d", usage: usage, min: 1, max: 1024)
-        let stride = a.options.has("stride") ? try a.options.int("stride", min: 1, max: 1024) : k
-        let padding = try a.options.int("padding", min: 0, max: 1024)
-        guard padding <= k / 2 else {
-            throw EngineError("maxpool2d \(k): padding=\(padding) must be at most half the window (\(k / 2)), as PyTorch requires")
+        let name = "maxpool2d \(word)"
+        let k = try layerPair(word, "window size", layer: "maxpool2d", usage: usage, min: 1, max: 1024)
+        let stride = a.options.has("stride") ? try layerPair(a.options.string("stride"), "stride", layer: "maxpool2d", usage: usage, min: 1, max: 1024) : k
+        let padding = try layerPair(a.options.string("padding"), "padding", layer: "maxpool2d", usage: usage, min: 0, max: 1024)
+        let dilation = try layerPair(a.options.string("dilation"), "dilation", layer: "maxpool2d", usage: usage, min: 1, max: 1024)
+        guard padding.0 <= k.0 / 2, padding.1 <= k.1 / 2 else {
+            throw EngineError("\(name): padding=\(a.options.string("padding")) must be at most half the window, as PyTorch requires")
         }
-        let (c, h, w) = try spatialShape(a.inputShape, layer: "maxpool2d \(k)")
-        guard h + 2 * padding >= k, w + 2 * padding >= k else {
-            throw EngineError("maxpool2d \(k): the window is larger than the \(h)x\(w) input")
+        let (c, h, w) = try spatialShape(a.inputShape, layer: name)
+        guard h + 2 * padding.0 >= dilation.0 * (k.0 - 1) + 1, w + 2 * padding.1 >= dilation.1 * (k.1 - 1) + 1 else {
+            throw EngineError("\(name): the window is larger than the \(h)x\(w) input")
         }
-        return MaxPool2d(channels: c, height: h, width: w, kernel: k, stride: stride, padding: padding)
+        let ceil = try a.options.bool("ceil_mode")
+        return MaxPool2d(.pooling(channels: c, height: h, width: w, kernel: k, stride: stride, padding: padding,
+                                  dilation: dilation, ceilMode: ceil), ceilMode: ceil)
     }
 }

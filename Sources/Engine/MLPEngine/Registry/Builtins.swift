@@ -24,19 +24,31 @@ extension Registries {
         try layers.register(.init(name: "flatten", summary: "each sample to one row (x.view(B, -1))",
             example: "flatten", make: Flatten.make))
         try layers.register(.init(name: "conv2d", summary: "2-D convolution over images [C, H, W] (nn.Conv2d)",
-            usage: "IN OUT K", options: [OptionSpec("stride", "1", "step between windows"), OptionSpec("padding", "0", "zeros added on each side"),
+            usage: "IN OUT K", options: [OptionSpec("stride", "1", "step between windows: N, or H,W"),
+                                          OptionSpec("padding", "0", "zeros added on each side: N, H,W, or same (stride 1)"),
+                                          OptionSpec("dilation", "1", "spacing between kernel taps: N, or H,W"),
+                                          OptionSpec("groups", "1", "channel groups: IN and OUT split in G (G = IN = OUT: depthwise)"),
                                           OptionSpec("bias", "true", "add a bias per output channel")],
-            details: "W is [OUT, IN, K, K] and b is [OUT], initialised as PyTorch's (uniform, fan_in = IN·K·K).\nThe output is [OUT, (H + 2·padding − K)/stride + 1, (W + 2·padding − K)/stride + 1]. Lowered to\nmatrix products (im2col) over the batch.",
+            details: "K is N or H,W. W is [OUT, IN/G, KH, KW] and b is [OUT], initialised as PyTorch's (uniform, fan_in = IN/G·KH·KW).\nThe output is [OUT, (H + 2·PH − DH·(KH−1) − 1)/SH + 1, (W + 2·PW − DW·(KW−1) − 1)/SW + 1]; padding=same keeps\nH and W (the odd zero after, as PyTorch). Square, undilated, ungrouped layers run on direct SIMD kernels;\nthe others are lowered to matrix products (im2col).",
             example: "conv2d 1 6 5 padding=2", make: Conv2d.make))
         try layers.register(.init(name: "maxpool2d", summary: "the largest value of each K×K window (nn.MaxPool2d)",
-            usage: "K", options: [OptionSpec("stride", "K", "step between windows (the window size by default)"),
-                                  OptionSpec("padding", "0", "implicit -inf on each side, at most K/2")],
+            usage: "K", options: [OptionSpec("stride", "K", "step between windows (the window size by default): N, or H,W"),
+                                  OptionSpec("padding", "0", "implicit -inf on each side, at most K/2: N, or H,W"),
+                                  OptionSpec("dilation", "1", "spacing between the window's taps: N, or H,W"),
+                                  OptionSpec("ceil_mode", "false", "round the output size up (a last, partial window)")],
+            details: "K is N or H,W. The output is (H + 2·P − D·(K−1) − 1)/S + 1 a side, rounded down (up with ceil_mode, as PyTorch).",
             example: "maxpool2d 2", make: MaxPool2d.make))
         try layers.register(.init(name: "avgpool2d", summary: "the mean of each K×K window (nn.AvgPool2d)",
-            usage: "K", options: [OptionSpec("stride", "K", "step between windows (the window size by default)")],
+            usage: "K", options: [OptionSpec("stride", "K", "step between windows (the window size by default): N, or H,W"),
+                                  OptionSpec("padding", "0", "zeros on each side, at most K/2: N, or H,W"),
+                                  OptionSpec("ceil_mode", "false", "round the output size up (a last, partial window)"),
+                                  OptionSpec("count_include_pad", "true", "whether the padding's zeros count in the mean")],
+            details: "K is N or H,W. The output is (H + 2·P − K)/S + 1 a side, rounded down (up with ceil_mode, as PyTorch).",
             example: "avgpool2d 2", make: AvgPool2d.make))
+        try layers.register(AdaptiveAvgPool2d.entry)
         let bnOptions = [OptionSpec("eps", "1e-05", "added to the variance"),
-                         OptionSpec("momentum", "0.1", "how far the running statistics move toward each batch's")]
+                         OptionSpec("momentum", "0.1", "how far the running statistics move toward each batch's"),
+                         OptionSpec("affine", "true", "a learnt scale and shift (weight, bias) for each channel")]
         let bnDetails = "Batch statistics in training; running statistics in test, predict and confusion (eval mode).\nSaved as PyTorch: weight, bias, running_mean, running_var, num_batches_tracked. Under mpirun each\nrank normalises with its own share of the batch, as PyTorch's DDP does without SyncBatchNorm;\nafter each epoch every rank takes rank 0's running statistics."
         try layers.register(.init(name: "batchnorm2d", summary: "normalises each channel of images over the batch (nn.BatchNorm2d)",
             usage: "C", options: bnOptions, details: bnDetails, example: "batchnorm2d 6", make: { try BatchNorm.make($0, twoD: true) }))

@@ -41,8 +41,10 @@ struct DirectConvolution {
     /// The output gradient's rows rounded up to vectors, for the input gradient.
     let gradientWidth: Int
 
-    /// nil when an offset would not fit in Int32.
+    /// nil when an offset would not fit in Int32, or the geometry is not square (see
+    /// ConvGeometry.isSquare): those go through columns.
     init?(_ g: ConvGeometry, outChannels o: Int) {
+        guard g.isSquare else { return nil }
         let k = g.kernel, s = g.stride
         let pw = g.width + 2 * g.padding, plane = (g.height + 2 * g.padding) * pw
         let wide = (g.outputHeight * pw + 7) / 8 * 8

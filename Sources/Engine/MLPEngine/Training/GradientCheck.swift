@@ -19,10 +19,14 @@ public enum GradientCheck {
 
     /// The positional words a layer is tried with, in order; every form that builds is checked
     /// (linear builds as "linear 4" and "linear 5 4", conv2d as "conv2d 2 3 3").
-    static let positionalForms: [[String]] = [[], ["4"], ["5", "4"], ["2"], ["5"], ["2", "3", "3"]]
+    static let positionalForms: [[String]] = [[], ["4"], ["5", "4"], ["2"], ["5"], ["2", "3", "3"], ["2", "4", "2,3"], ["3,2"]]
     /// The options tried beside the defaults, each only where the layer has all its keys.
     static let optionForms: [[String: String]] = [[:], ["stride": "2", "padding": "1"], ["stride": "1"],
-                                                  ["padding": "1"], ["bias": "false"], ["eps": "0.001", "momentum": "0.3"]]
+                                                  ["padding": "1"], ["bias": "false"], ["eps": "0.001", "momentum": "0.3"],
+                                                  ["padding": "same"], ["dilation": "2", "padding": "2,1"], ["groups": "2"],
+                                                  ["stride": "2,1", "padding": "1,0"], ["ceil_mode": "true", "stride": "3"],
+                                                  ["count_include_pad": "false", "padding": "1"], ["dilation": "2"],
+                                                  ["affine": "false"]]
     /// The input shapes tried: a vector of features, and images [C, H, W].
     static let inputShapes: [[Int]] = [[5], [2, 4, 4]]
 
