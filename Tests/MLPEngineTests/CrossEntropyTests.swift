@@ -16,7 +16,7 @@ final class CrossEntropyTests: XCTestCase {
 
     private func loss(_ name: String, _ options: [String: String] = [:]) throws -> Loss {
         let entry = try Registries.shared.losses.lookup(name)
-        return try entry.make(try Options(options, specs: entry.options, owner: "loss \(name)"))
+        return try entry.make(Arguments(options: try Options(options, specs: entry.options, owner: "loss \(name)")))
     }
 
     /// The loss and its gradient for `rows` (each of 3 classes) and `targets`.

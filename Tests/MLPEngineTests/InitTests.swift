@@ -4,7 +4,7 @@ import XCTest
 final class InitTests: XCTestCase {
     private func scheme(_ name: String, _ options: [String: String] = [:]) throws -> InitScheme {
         let entry = try Registries.shared.initializers.lookup(name)
-        return try entry.make(try Options(options, specs: entry.options, owner: "init \(name)"))
+        return try entry.make(Arguments(options: try Options(options, specs: entry.options, owner: "init \(name)")))
     }
 
     /// Applies `name` to a fresh [out, in] weight and [1, out] bias.

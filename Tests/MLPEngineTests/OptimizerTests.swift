@@ -10,7 +10,7 @@ final class OptimizerTests: XCTestCase {
     /// Builds the optimizer from the registry, as `optim NAME KEY=VALUE ...` does.
     private func make(_ name: String, _ options: [String: String]) throws -> Optimizer {
         let entry = try Registries.shared.optimizers.lookup(name)
-        return try entry.make(try Options(options, specs: entry.options, owner: "optim \(name)"))
+        return try entry.make(Arguments(options: try Options(options, specs: entry.options, owner: "optim \(name)")))
     }
 
     /// Runs the steps and returns w after each; also checks that step() is an update rule only:
@@ -189,7 +189,7 @@ final class OptimizerTests: XCTestCase {
 
     private func schedule(_ name: String, _ options: [String: String]) throws -> Schedule {
         let entry = try Registries.shared.schedules.lookup(name)
-        return try entry.make(try Options(options, specs: entry.options, owner: "schedule \(name)"))
+        return try entry.make(Arguments(options: try Options(options, specs: entry.options, owner: "schedule \(name)")))
     }
 
     func testStepScheduleIsStepLR() throws {
@@ -224,7 +224,7 @@ final class OptimizerRoundingTests: XCTestCase {
 
     private func trace(_ name: String, _ options: [String: String]) throws -> [[Float]] {
         let entry = try Registries.shared.optimizers.lookup(name)
-        let optimizer = try entry.make(try Options(options, specs: entry.options, owner: name))
+        let optimizer = try entry.make(Arguments(options: try Options(options, specs: entry.options, owner: name)))
         let p = Parameter(name: "weight", shape: [2])
         p.value.data[0] = 1
         p.value.data[1] = -2

@@ -69,7 +69,7 @@ final class ReliabilityTests: FolderTestCase {
     func testTargetsAllIgnoredGiveLossZeroAndTheHelpSaysSo() throws {
         for name in ["cross_entropy", "nll"] {
             let entry = try Registries.shared.losses.lookup(name)
-            let loss = try entry.make(try Options(["ignore_index": "2"], specs: entry.options, owner: name))
+            let loss = try entry.make(Arguments(options: try Options(["ignore_index": "2"], specs: entry.options, owner: name)))
             var gradient = [Float](repeating: .nan, count: 6)
             let value = try loss.compute(output: [0.1, -2, 3, 1, 1, 1], rows: 2, cols: 3, targets: [2, 2], gradient: &gradient)
             XCTAssertEqual(value, 0, name)

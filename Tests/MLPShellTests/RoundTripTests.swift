@@ -117,15 +117,41 @@ final class RoundTripTests: XCTestCase {
         XCTAssertGreaterThan(checked, 30)
     }
 
+    /// Files written before 0.6 hold the loss, optimizer and schedule as text; those written
+    /// since, as JSON specs. Both load to the same components.
+    func testComponentsSavedAsTextOrAsSpecsLoadAlike() throws {
+        let (registries, _) = try registries()
+        let model = try build(Spec("linear", args: ["4", "3"]), [4], registries)
+        let w = model.namedParameters.map { SafeTensors.Entry(name: $0.0, shape: $0.1.shape, floats: $0.1.value.array) }
+        let path = folder.appendingPathComponent("legacy.safetensors").path
+        let text = ["mlpsh.loss": "cross_entropy label_smoothing=0.2", "mlpsh.optimizer": "sgd lr=0.3 momentum=0.5",
+                    "mlpsh.schedule": "cosine t_max=7"]
+        let json = ["mlpsh.loss": #"{"args":[],"name":"cross_entropy","options":{"label_smoothing":"0.2"}}"#,
+                    "mlpsh.optimizer": #"{"args":[],"name":"sgd","options":{"lr":"0.3","momentum":"0.5"}}"#,
+                    "mlpsh.schedule": #"{"name":"cosine","options":{"t_max":"7"}}"#]
+        var loaded: [[String]] = []
+        for meta in [text, json] {
+            try SafeTensors(entries: w, metadata: meta.merging(["mlpsh.model": "linear 4 3"]) { a, _ in a }).write(to: path)
+            let c = try Checkpoint.load(path: path, into: nil, dataShape: nil, registries: registries, random: RandomGenerator(seed: 1))
+            loaded.append([c.loss?.definition ?? "", c.optimizer?.definition ?? "", c.schedule?.definition ?? ""])
+        }
+        XCTAssertEqual(loaded[0], ["cross_entropy label_smoothing=0.2", "sgd lr=0.3 momentum=0.5", "cosine t_max=7 eta_min=0.0"])
+        XCTAssertEqual(loaded[0], loaded[1])
+        // A spec whose word hides a statement is refused, as text is.
+        try SafeTensors(entries: w, metadata: ["mlpsh.model": "linear 4 3",
+                                               "mlpsh.loss": #"{"name":"cross_entropy","options":{"weight":"1\nsave x"}}"#]).write(to: path)
+        XCTAssertThrowsError(try Checkpoint.load(path: path, into: nil, dataShape: nil, registries: registries, random: RandomGenerator(seed: 1)))
+    }
+
     /// Each option of each entry of `registry`, at each of `values` and then at its other
     /// values, wherever the entry accepts it: the component made, and the words that made it.
-    private func eachSetting<Component>(_ registry: Registry<(Options) throws -> Component>, _ command: String, _ values: [String],
+    private func eachSetting<Component>(_ registry: Registry<(Arguments) throws -> Component>, _ command: String, _ values: [String],
                                         _ body: (Component, String) throws -> Void) throws {
         for name in registry.names {
             let entry = try registry.lookup(name)
             for option in entry.help.options {
                 for value in values + alternatives(option.defaultValue) {
-                    guard let made = try? entry.make(try Options([option.key: value], specs: entry.options, owner: name)) else { continue }
+                    guard let made = try? registry.make(Spec(name, options: [(option.key, value)])) else { continue }
                     try body(made, "\(command) \(name) \(option.key)=\(value)")
                 }
             }

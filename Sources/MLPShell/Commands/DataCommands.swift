@@ -14,9 +14,7 @@ func dataCommands() -> [Command] {
                     try expectArguments(inv, 2...2, usage: "data NAME SOURCE [KEY=VALUE ...]")
                     let name = inv.positional[0], source = inv.positional[1]
                     guard Lexer.isVariableName(name) else { throw EngineError("'\(name)' is not a data set name (letters, digits and _)") }
-                    let entry = try s.registries.datasets.lookup(source)
-                    let options = try Options(inv.options, specs: entry.options, owner: "data \(source)")
-                    let data = try entry.make(DatasetArguments(options: options, random: s.random))
+                    let data: Dataset = try s.registries.datasets.make(Spec(source, options: inv.sortedOptions), random: s.random)
                     s.datasets[name] = data
                     if s.atPrompt { s.console.print("\(name): \(printable(data.summary))") }
                 }),

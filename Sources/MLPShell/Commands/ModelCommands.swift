@@ -19,8 +19,7 @@ func modelCommands() -> [Command] {
                 arguments: [.initializer], example: "init xavier_uniform", delegatesOptions: true, run: { inv, _, s in
                     try expectArguments(inv, 1...1, usage: "init SCHEME")
                     let model = try s.requireModel()
-                    let entry = try s.registries.initializers.lookup(inv.positional[0])
-                    let scheme = try entry.make(try Options(inv.options, specs: entry.options, owner: "init \(entry.name)"))
+                    let scheme: InitScheme = try s.registries.initializers.make(inv.componentSpec)
                     for layer in model.allLayers {
                         guard let weight = layer.parameters.first(where: { $0.name == "weight" && $0.shape.count >= 2 }) else { continue }
                         try scheme.apply(weight, layer.parameters.first { $0.name == "bias" }, s.random)

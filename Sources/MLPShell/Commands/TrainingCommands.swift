@@ -10,8 +10,7 @@ func trainingCommands() -> [Command] {
                         s.console.print(s.loss?.definition ?? "no loss chosen"); return
                     }
                     try expectArguments(inv, 1...1, usage: "loss NAME [KEY=VALUE ...]")
-                    let entry = try s.registries.losses.lookup(inv.positional[0])
-                    s.loss = try entry.make(try Options(inv.options, specs: entry.options, owner: "loss \(entry.name)"))
+                    s.loss = try s.registries.losses.make(inv.componentSpec)
                 }),
         Command(name: "optim", group: "Training", usage: "optim NAME [KEY=VALUE ...]",
                 summary: "chooses the optimizer (sgd, adam, adamw, rmsprop, ...)", arguments: [.optimizer], 
@@ -20,8 +19,7 @@ func trainingCommands() -> [Command] {
                         s.console.print(s.optimizer?.definition ?? "no optimizer chosen"); return
                     }
                     try expectArguments(inv, 1...1, usage: "optim NAME [KEY=VALUE ...]")
-                    let entry = try s.registries.optimizers.lookup(inv.positional[0])
-                    s.setOptimizer(try entry.make(try Options(inv.options, specs: entry.options, owner: "optim \(entry.name)")))
+                    s.setOptimizer(try s.registries.optimizers.make(inv.componentSpec))
                 }),
         Command(name: "schedule", group: "Training", usage: "schedule NAME [KEY=VALUE ...]",
                 summary: "sets the learning-rate schedule, applied at the start of each epoch", arguments: [.schedule], 
@@ -30,8 +28,7 @@ func trainingCommands() -> [Command] {
                         s.console.print(s.schedule.definition); return
                     }
                     try expectArguments(inv, 1...1, usage: "schedule NAME [KEY=VALUE ...]")
-                    let entry = try s.registries.schedules.lookup(inv.positional[0])
-                    s.schedule = try entry.make(try Options(inv.options, specs: entry.options, owner: "schedule \(entry.name)"))
+                    s.schedule = try s.registries.schedules.make(inv.componentSpec)
                 }),
         Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true] [log=FILE.csv] [name=TEXT] [tensorboard=DIR]",
                 summary: "trains on 'train', evaluating on 'test' after each epoch when it is loaded",

@@ -65,6 +65,14 @@ public struct Invocation {
     }
 }
 
+extension Invocation {
+    /// KEY=VALUE options in the order of their keys, as a spec holds them.
+    var sortedOptions: [(key: String, value: String)] { options.keys.sorted().map { ($0, options[$0]!) } }
+
+    /// A component command's words as the spec the registry makes it from: `loss NAME KEY=VALUE ...`.
+    var componentSpec: Spec { Spec(positional[0], args: Array(positional.dropFirst()), options: sortedOptions) }
+}
+
 /// A script's bytes as text: UTF-8 without NUL bytes, else an error at the first line that is
 /// not (as compilers and Python name the line), with the byte and its column.
 func scriptText(_ bytes: [UInt8], file: String) throws -> String {

@@ -62,9 +62,9 @@ public struct Checkpoint {
         ]
         // The loss, the optimizer's settings and the schedule, so a loaded model can be tested
         // and trained on as it was; with `training`, also the state that resumes exactly.
-        if let loss { meta["mlpsh.loss"] = loss.definition }
-        if let optimizer { meta["mlpsh.optimizer"] = optimizer.definition }
-        meta["mlpsh.schedule"] = schedule.definition
+        if let loss { meta["mlpsh.loss"] = try specJSON(loss.spec) }
+        if let optimizer { meta["mlpsh.optimizer"] = try specJSON(optimizer.spec) }
+        meta["mlpsh.schedule"] = try specJSON(schedule.spec)
         if training {
             guard let optimizer else { throw EngineError("optimizer=true but no optimizer is chosen") }
             meta["mlpsh.optimizer_steps"] = String(optimizer.steps)
@@ -77,6 +77,13 @@ public struct Checkpoint {
             meta["mlpsh.random_index"] = String(rng.index)
         }
         return SafeTensors(entries: entries, metadata: meta)
+    }
+
+    /// A loss, optimizer or schedule as its metadata holds it: {"name", "args", "options"}.
+    static func specJSON(_ spec: Spec) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(spec), as: UTF8.self)
     }
 
     /// The model's description as `mlpsh.layers` holds it.
@@ -138,20 +145,17 @@ public struct Checkpoint {
         }
         let history = try meta["mlpsh.history"].map { try HistoryCoding.parse($0, name: name) }
         // Every component is parsed as data and built before the model is touched.
-        let loss = try meta["mlpsh.loss"].map { text -> Loss in
+        let loss: Loss? = try meta["mlpsh.loss"].map { text in
             let spec = try componentSpec(text, key: "mlpsh.loss", name: name)
-            let entry = try rebuilding(name) { try registries.losses.lookup(spec.name) }
-            return try rebuilding(name) { try entry.make(try Options(spec.optionValues, specs: entry.options, owner: "loss \(spec.name)")) }
+            return try rebuilding(name) { try registries.losses.make(spec) }
         }
-        let schedule = try meta["mlpsh.schedule"].map { text -> Schedule in
+        let schedule: Schedule? = try meta["mlpsh.schedule"].map { text in
             let spec = try componentSpec(text, key: "mlpsh.schedule", name: name)
-            let entry = try rebuilding(name) { try registries.schedules.lookup(spec.name) }
-            return try rebuilding(name) { try entry.make(try Options(spec.optionValues, specs: entry.options, owner: "schedule \(spec.name)")) }
+            return try rebuilding(name) { try registries.schedules.make(spec) }
         }
-        let optimizer = try meta["mlpsh.optimizer"].map { text -> Optimizer in
+        let optimizer: Optimizer? = try meta["mlpsh.optimizer"].map { text in
             let spec = try componentSpec(text, key: "mlpsh.optimizer", name: name)
-            let entry = try rebuilding(name) { try registries.optimizers.lookup(spec.name) }
-            return try rebuilding(name) { try entry.make(try Options(spec.optionValues, specs: entry.options, owner: "optim \(spec.name)")) }
+            return try rebuilding(name) { try registries.optimizers.make(spec) }
         }
         var randomState: RandomSource?
         if let r = file.entry(prefix + "random_state"), let index = meta["mlpsh.random_index"].flatMap(Int.init) {
@@ -272,9 +276,22 @@ public struct Checkpoint {
         return specs
     }
 
-    /// A loss, optimizer or schedule as its metadata text gives it: a name and options.
+    /// A loss, optimizer or schedule as its metadata gives it: a JSON spec, or in files
+    /// written before 0.6, its text (a name and options, read as data).
     static func componentSpec(_ text: String, key: String, name: String) throws -> Spec {
-        let spec = try Spec(parsing: text, what: "\(name): \(key)")
+        let spec: Spec
+        if text.hasPrefix("{") {
+            guard let decoded = try? JSONDecoder().decode(Spec.self, from: Data(text.utf8)), decoded.blocks.isEmpty else {
+                throw EngineError("\(name): \(key) in the metadata is not a component's description")
+            }
+            // The same rules as text: each word one word, reading back as itself.
+            guard try Spec(parsing: decoded.text, what: "\(name): \(key)") == decoded else {
+                throw EngineError("\(name): \(key) has a word with spaces, tabs or '=' in it, or an empty one")
+            }
+            spec = decoded
+        } else {
+            spec = try Spec(parsing: text, what: "\(name): \(key)")
+        }
         guard spec.args.isEmpty else { throw EngineError("\(name): \(key) holds '\(spec.args[0])', which is not KEY=VALUE") }
         return spec
     }

@@ -129,15 +129,5 @@ public final class FloatDataset: Dataset {
     }
 }
 
-/// What a dataset's factory is given: its options, the session's random source and the
-/// data-set name it is loaded under (train, test, ...).
-public struct DatasetArguments {
-    public let options: Options
-    public let random: RandomGenerator
-    public let positional: [String]
-    public init(options: Options, random: RandomGenerator, positional: [String] = []) {
-        self.options = options
-        self.random = random
-        self.positional = positional
-    }
-}
+/// What a dataset's factory is given: its options and the random source (see `Arguments`).
+public typealias DatasetArguments = Arguments

@@ -86,3 +86,18 @@ public enum MNISTLoader {
             images: Array(images.bytes.prefix(keep * rows * cols)), labels: Array(labels.bytes.prefix(keep)))
     }
 }
+
+// MARK: - Its registry entry
+
+extension MNISTLoader {
+    private static let options = [OptionSpec("split", "train", "train or test"), OptionSpec("path", "", "the folder holding the IDX files"),
+                                  OptionSpec("limit", "", "keep only the first N samples")]
+    public static let entry = RegistryEntry<DatasetFactory>(name: "mnist", summary: "handwritten digits, 28x28 grey (60,000 train, 10,000 test)",
+            options: options,
+            details: "Searched in path=, then $MLPSH_DATA/mnist, then ./data/mnist; scripts/fetch-mnist gets the files.",
+            example: "data train mnist split=train", make: { try MNISTLoader.load(name: "mnist", options: $0.options) })
+    public static let fashionEntry = RegistryEntry<DatasetFactory>(name: "fashion_mnist", summary: "Zalando's clothing images, 28x28 grey, 10 classes",
+            options: options,
+            details: "Searched in path=, then $MLPSH_DATA/fashion_mnist, ./data/fashion_mnist and /usr/share/datasets/fashion-mnist\n(Debian's dataset-fashion-mnist).",
+            example: "data train fashion_mnist split=train", make: { try MNISTLoader.load(name: "fashion_mnist", options: $0.options) })
+}

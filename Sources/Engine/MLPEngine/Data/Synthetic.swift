@@ -35,3 +35,13 @@ public enum SyntheticData {
                     centresSeed: UInt64(centres), random: a.random)
     }
 }
+
+// MARK: - Its registry entry
+
+extension SyntheticData {
+    public static let entry = RegistryEntry<DatasetFactory>(name: "synthetic", summary: "Gaussian blobs, generated from the seed",
+            options: [OptionSpec("classes", "3", "number of classes"), OptionSpec("features", "4", "features per sample"),
+                      OptionSpec("n", "600", "number of samples"), OptionSpec("noise", "0.3", "standard deviation around each class centre"),
+                      OptionSpec("centres", "0", "the seed of the class centres: train and test sets with the same value share classes")],
+            example: "data train synthetic classes=3 features=4 n=600", make: SyntheticData.make)
+}

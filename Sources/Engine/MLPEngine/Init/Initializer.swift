@@ -89,3 +89,35 @@ public struct InitScheme {
     public let apply: (_ weight: Parameter, _ bias: Parameter?, _ random: RandomGenerator) throws -> Void
     public init(apply: @escaping (Parameter, Parameter?, RandomGenerator) throws -> Void) { self.apply = apply }
 }
+
+// MARK: - Its registry entry
+
+extension InitScheme {
+    private static let bias = OptionSpec("bias", "zero", "what the biases become: zero, or keep")
+
+    private static func biasRule(_ o: Options) throws -> (Parameter?) -> Void {
+        switch o.string("bias") {
+        case "zero": return { $0?.value.fill(0) }
+        case "keep": return { _ in }
+        case let other: throw EngineError("bias=\(other) for 'init' is not zero or keep")
+        }
+    }
+    public static let defaultEntry = RegistryEntry<InitFactory>(name: "default", summary: "PyTorch's nn.Linear rule: weight and bias uniform in ±1/sqrt(fan_in)",
+            example: "init default", make: { _ in
+                InitScheme { w, b, r in Initializer.pytorchDefault(weight: w, bias: b, random: r) } })
+    public static let xavierUniformEntry = RegistryEntry<InitFactory>(name: "xavier_uniform", summary: "uniform in ±gain·sqrt(6/(fan_in+fan_out))",
+            options: [OptionSpec("gain", "1", "scale"), bias], example: "init xavier_uniform", make: { a in
+                let o = a.options
+                let gain = try o.double("gain", min: 0), rule = try biasRule(o)
+                return InitScheme { w, b, r in Initializer.xavierUniform(weight: w, gain: gain, random: r); rule(b) } })
+    public static let kaimingNormalEntry = RegistryEntry<InitFactory>(name: "kaiming_normal", summary: "normal with std sqrt(2/fan_in) (He, for ReLU)",
+            options: [bias], example: "init kaiming_normal", make: { a in
+                let o = a.options
+                let rule = try biasRule(o)
+                return InitScheme { w, b, r in Initializer.kaimingNormal(weight: w, random: r); rule(b) } })
+    public static let orthogonalEntry = RegistryEntry<InitFactory>(name: "orthogonal", summary: "an orthogonal matrix from the QR of a normal one (LAPACK)",
+            options: [OptionSpec("gain", "1", "scale"), bias], example: "init orthogonal", make: { a in
+                let o = a.options
+                let gain = try o.float("gain", min: 0), rule = try biasRule(o)
+                return InitScheme { w, b, r in try Initializer.orthogonal(weight: w, gain: gain, random: r); rule(b) } })
+}

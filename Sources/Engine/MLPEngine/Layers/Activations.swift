@@ -67,3 +67,29 @@ extension LeakyReLU {
         try makeElementwise(a, kind: "leaky_relu") { LeakyReLU(shape: $0, slope: try a.options.float("slope")) }
     }
 }
+
+// MARK: - Its registry entry
+
+extension ReLU {
+    public static let entry = RegistryEntry<LayerFactory>(name: "relu", summary: "max(0, x)", example: "relu", make: ReLU.make)
+}
+
+// MARK: - Its registry entry
+
+extension Sigmoid {
+    public static let entry = RegistryEntry<LayerFactory>(name: "sigmoid", summary: "1 / (1 + exp(-x))", example: "sigmoid", make: Sigmoid.make)
+}
+
+// MARK: - Its registry entry
+
+extension Tanh {
+    public static let entry = RegistryEntry<LayerFactory>(name: "tanh", summary: "tanh(x)", example: "tanh", make: Tanh.make)
+}
+
+// MARK: - Its registry entry
+
+extension LeakyReLU {
+    public static let entry = RegistryEntry<LayerFactory>(name: "leaky_relu", summary: "x if x > 0, else slope·x",
+            options: [OptionSpec("slope", "0.01", "the slope for negative inputs")],
+            example: "leaky_relu slope=0.1", make: LeakyReLU.make)
+}

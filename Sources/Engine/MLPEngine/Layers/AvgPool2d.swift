@@ -90,15 +90,7 @@ public final class AvgPool2d: Layer {
 
     static func make(_ a: LayerArguments) throws -> Layer {
         let usage = "avgpool2d K [stride=K] [padding=0] [ceil_mode=false] [count_include_pad=true]"
-        try a.expectPositional(atMost: 1, usage: usage)
-        guard let word = a.positional.first else { throw EngineError("avgpool2d needs its window size: expected '\(usage)'") }
-        let name = "avgpool2d \(word)"
-        let k = try layerPair(word, "window size", layer: "avgpool2d", usage: usage, min: 1, max: 1024)
-        let stride = a.options.has("stride") ? try layerPair(a.options.string("stride"), "stride", layer: "avgpool2d", usage: usage, min: 1, max: 1024) : k
-        let padding = try layerPair(a.options.string("padding"), "padding", layer: "avgpool2d", usage: usage, min: 0, max: 1024)
-        guard padding.0 <= k.0 / 2, padding.1 <= k.1 / 2 else {
-            throw EngineError("\(name): padding=\(a.options.string("padding")) must be at most half the window, as PyTorch requires")
-        }
+        let (name, k, stride, padding) = try poolingWindow(a, layer: "avgpool2d", usage: usage)
         let (c, h, w) = try spatialShape(a.inputShape, layer: name)
         guard h + 2 * padding.0 >= k.0, w + 2 * padding.1 >= k.1 else {
             throw EngineError("\(name): the window is larger than the \(h)x\(w) input")
@@ -108,4 +100,16 @@ public final class AvgPool2d: Layer {
         guard g.positions <= 1 << 24 else { throw EngineError("\(name): \(g.positions) output positions is too many") }
         return AvgPool2d(g, ceilMode: ceil, countIncludePad: try a.options.bool("count_include_pad"))
     }
+}
+
+// MARK: - Its registry entry
+
+extension AvgPool2d {
+    public static let entry = RegistryEntry<LayerFactory>(name: "avgpool2d", summary: "the mean of each K×K window (nn.AvgPool2d)",
+            usage: "K", options: [.poolStride,
+                                  OptionSpec("padding", "0", "zeros on each side, at most K/2: N, or H,W"),
+                                  .ceilMode,
+                                  OptionSpec("count_include_pad", "true", "whether the padding's zeros count in the mean")],
+            details: "K is N or H,W. The output is (H + 2·P − K)/S + 1 a side, rounded down (up with ceil_mode, as PyTorch).",
+            example: "avgpool2d 2", make: AvgPool2d.make)
 }

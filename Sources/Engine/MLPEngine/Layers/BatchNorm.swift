@@ -171,3 +171,16 @@ public final class BatchNorm: Layer {
         return BatchNorm(kind: kind, shape: shape, eps: eps, momentum: momentum, affine: try a.options.bool("affine"))
     }
 }
+
+// MARK: - Its registry entry
+
+extension BatchNorm {
+    private static let options = [OptionSpec("eps", "1e-05", "added to the variance"),
+                                  OptionSpec("momentum", "0.1", "how far the running statistics move toward each batch's"),
+                                  OptionSpec("affine", "true", "a learnt scale and shift (weight, bias) for each channel")]
+    private static let details = "Batch statistics in training; running statistics in test, predict and confusion (eval mode).\nSaved as PyTorch: weight, bias, running_mean, running_var, num_batches_tracked. Under mpirun each\nrank normalises with its own share of the batch, as PyTorch's DDP does without SyncBatchNorm;\nafter each epoch every rank takes rank 0's running statistics."
+    public static let entry2d = RegistryEntry<LayerFactory>(name: "batchnorm2d", summary: "normalises each channel of images over the batch (nn.BatchNorm2d)",
+            usage: "C", options: options, details: details, example: "batchnorm2d 6", make: { try BatchNorm.make($0, twoD: true) })
+    public static let entry1d = RegistryEntry<LayerFactory>(name: "batchnorm1d", summary: "normalises each feature over the batch (nn.BatchNorm1d)",
+            usage: "F", options: options, details: details, example: "batchnorm1d 120", make: { try BatchNorm.make($0, twoD: false) })
+}

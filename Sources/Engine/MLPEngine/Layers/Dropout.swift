@@ -51,3 +51,11 @@ public final class Dropout: Layer {
         return Dropout(shape: a.inputShape ?? [], p: p, random: a.random)
     }
 }
+
+// MARK: - Its registry entry
+
+extension Dropout {
+    public static let entry = RegistryEntry<LayerFactory>(name: "dropout", summary: "zeroes values with probability p in training, scales the rest by 1/(1-p)",
+            usage: "[P]", options: [OptionSpec("p", "0.5", "the probability of zeroing, in [0, 1)")],
+            example: "dropout p=0.2", make: Dropout.make)
+}

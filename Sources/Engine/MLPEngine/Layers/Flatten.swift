@@ -35,3 +35,10 @@ public final class Flatten: Layer {
         try makeElementwise(a, kind: "flatten") { Flatten(shape: $0) }
     }
 }
+
+// MARK: - Its registry entry
+
+extension Flatten {
+    public static let entry = RegistryEntry<LayerFactory>(name: "flatten", summary: "each sample to one row (x.view(B, -1))",
+            example: "flatten", make: Flatten.make)
+}

@@ -47,44 +47,10 @@ extension Layer {
     public var definition: String { spec.text }
 }
 
-/// What a layer's factory is given: the words after the layer's name, its options, the
-/// shape of one input sample (from the layer before, or the data) and the random source.
-public struct LayerArguments {
-    public let positional: [String]
-    public let options: Options
-    public let inputShape: [Int]?
-    public let random: RandomGenerator
-    /// What the model may still take: `parameters` is what the layers before left of the
-    /// model's weights. A layer checks its buffers against it before allocating them.
-    public var limits: ModelLimits
-    /// A block's lists of layers as specs (see `Spec.blocks`); empty for a layer.
-    public let blocks: [[Spec]]
-    public let registries: Registries
-    /// Builds the block's list `section` (an index into `blocks`) on an input of the given
-    /// shape, counted against the model's limits; errors name the nested layer's line.
-    private let buildList: (Int, [Int]?) throws -> [Layer]
+/// What a layer's factory is given: see `Arguments`, the one argument type of every factory.
+public typealias LayerArguments = Arguments
 
-    public init(positional: [String], options: Options, inputShape: [Int]?, random: RandomGenerator,
-                limits: ModelLimits = .standard, blocks: [[Spec]] = [], registries: Registries = .shared,
-                buildList: ((Int, [Int]?) throws -> [Layer])? = nil) {
-        self.positional = positional
-        self.options = options
-        self.inputShape = inputShape
-        self.random = random
-        self.limits = limits
-        self.blocks = blocks
-        self.registries = registries
-        self.buildList = buildList ?? { section, shape in
-            try LayerListBuilder(registries: registries, random: random, limits: limits)
-                .build(blocks[section], inputShape: shape, firstIndex: 0).layers
-        }
-    }
-
-    /// The layers of the block's list `section`, built on `inputShape`.
-    public func buildBlock(_ section: Int, inputShape: [Int]?) throws -> [Layer] {
-        try buildList(section, inputShape)
-    }
-
+extension Arguments {
     /// The input as a flat width; layers that need one call this.
     public func inputWidth(for layer: String) throws -> Int {
         guard let shape = inputShape else {

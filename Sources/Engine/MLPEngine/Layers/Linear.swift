@@ -98,3 +98,12 @@ public func checkParameterBudget(_ a: Int, _ b: Int, _ args: LayerArguments) thr
         throw EngineError("a \(a)x\(b) layer is too large: \(whole)")
     }
 }
+
+// MARK: - Its registry entry
+
+extension Linear {
+    public static let entry = RegistryEntry<LayerFactory>(name: "linear", summary: "fully connected: y = x·Wᵀ + b (nn.Linear)",
+            usage: "[IN] OUT",
+            details: "W is [OUT, IN] and b is [OUT], both uniform in ±1/sqrt(IN) (PyTorch's default).\nWith one number, IN is the width of the layer before (or of the data); an image is flattened.",
+            example: "linear 784 120", make: Linear.make)
+}

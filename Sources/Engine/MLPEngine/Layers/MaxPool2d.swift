@@ -105,16 +105,8 @@ public final class MaxPool2d: Layer {
 
     static func make(_ a: LayerArguments) throws -> Layer {
         let usage = "maxpool2d K [stride=K] [padding=0] [dilation=1] [ceil_mode=false]"
-        try a.expectPositional(atMost: 1, usage: usage)
-        guard let word = a.positional.first else { throw EngineError("maxpool2d needs its window size: expected '\(usage)'") }
-        let name = "maxpool2d \(word)"
-        let k = try layerPair(word, "window size", layer: "maxpool2d", usage: usage, min: 1, max: 1024)
-        let stride = a.options.has("stride") ? try layerPair(a.options.string("stride"), "stride", layer: "maxpool2d", usage: usage, min: 1, max: 1024) : k
-        let padding = try layerPair(a.options.string("padding"), "padding", layer: "maxpool2d", usage: usage, min: 0, max: 1024)
+        let (name, k, stride, padding) = try poolingWindow(a, layer: "maxpool2d", usage: usage)
         let dilation = try layerPair(a.options.string("dilation"), "dilation", layer: "maxpool2d", usage: usage, min: 1, max: 1024)
-        guard padding.0 <= k.0 / 2, padding.1 <= k.1 / 2 else {
-            throw EngineError("\(name): padding=\(a.options.string("padding")) must be at most half the window, as PyTorch requires")
-        }
         let (c, h, w) = try spatialShape(a.inputShape, layer: name)
         guard h + 2 * padding.0 >= dilation.0 * (k.0 - 1) + 1, w + 2 * padding.1 >= dilation.1 * (k.1 - 1) + 1 else {
             throw EngineError("\(name): the window is larger than the \(h)x\(w) input")
@@ -123,4 +115,16 @@ public final class MaxPool2d: Layer {
         return MaxPool2d(.pooling(channels: c, height: h, width: w, kernel: k, stride: stride, padding: padding,
                                   dilation: dilation, ceilMode: ceil), ceilMode: ceil)
     }
+}
+
+// MARK: - Its registry entry
+
+extension MaxPool2d {
+    public static let entry = RegistryEntry<LayerFactory>(name: "maxpool2d", summary: "the largest value of each K×K window (nn.MaxPool2d)",
+            usage: "K", options: [.poolStride,
+                                  OptionSpec("padding", "0", "implicit -inf on each side, at most K/2: N, or H,W"),
+                                  OptionSpec("dilation", "1", "spacing between the window's taps: N, or H,W"),
+                                  .ceilMode],
+            details: "K is N or H,W. The output is (H + 2·P − D·(K−1) − 1)/S + 1 a side, rounded down (up with ceil_mode, as PyTorch).",
+            example: "maxpool2d 2", make: MaxPool2d.make)
 }

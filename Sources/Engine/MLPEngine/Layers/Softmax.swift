@@ -76,3 +76,12 @@ public func rowSoftmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
         for j in 0..<n { y[j] *= inv }
     }
 }
+
+// MARK: - Its registry entry
+
+extension Softmax {
+    public static let entry = RegistryEntry<LayerFactory>(name: "softmax", summary: "exp(x) / Σ exp(x) over each row",
+            example: "softmax", make: { try Softmax.make($0, log: false) })
+    public static let logEntry = RegistryEntry<LayerFactory>(name: "log_softmax", summary: "log of softmax over each row (use with the nll loss)",
+            example: "log_softmax", make: { try Softmax.make($0, log: true) })
+}

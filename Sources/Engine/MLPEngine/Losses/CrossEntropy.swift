@@ -25,13 +25,13 @@ public final class CrossEntropy: Loss {
         self.reduction = reduction
     }
 
-    public var definition: String {
-        var parts = ["cross_entropy"]
-        if let weight { parts.append("weight=" + weight.map { "\($0)" }.joined(separator: ",")) }
-        if ignoreIndex != -100 { parts.append("ignore_index=\(ignoreIndex)") }
-        if labelSmoothing != 0 { parts.append("label_smoothing=\(labelSmoothing)") }
-        if reduction != .mean { parts.append("reduction=\(reduction.rawValue)") }
-        return parts.joined(separator: " ")
+    public var spec: Spec {
+        var options: [(key: String, value: String)] = []
+        if let weight { options.append(("weight", weight.map { "\($0)" }.joined(separator: ","))) }
+        if ignoreIndex != -100 { options.append(("ignore_index", "\(ignoreIndex)")) }
+        if labelSmoothing != 0 { options.append(("label_smoothing", "\(labelSmoothing)")) }
+        if reduction != .mean { options.append(("reduction", reduction.rawValue)) }
+        return Spec(kind, options: options)
     }
 
     public func compute(output: UnsafePointer<Float>, rows: Int, cols: Int,
@@ -111,4 +111,13 @@ public final class CrossEntropy: Loss {
         return CrossEntropy(weight: weight, ignoreIndex: Int32(ignore), labelSmoothing: eps,
                             reduction: try Reduction(o))
     }
+}
+
+// MARK: - Its registry entry
+
+extension CrossEntropy {
+    public static let entry = RegistryEntry<LossFactory>(name: "cross_entropy", summary: "-log softmax of the target class (nn.CrossEntropyLoss)",
+            options: [.classWeights, .ignoreIndex, OptionSpec("label_smoothing", "0", "ε in [0, 1]: mixes the target with the uniform distribution"), reductionSpec],
+            details: "The model's output is raw scores (logits). With reduction=mean the weighted sum is divided by the\nsum of the weights of the targets counted. A batch whose targets all equal ignore_index has loss 0.",
+            example: "loss cross_entropy label_smoothing=0.1", make: { try CrossEntropy.make($0.options) })
 }

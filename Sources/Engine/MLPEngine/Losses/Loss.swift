@@ -2,13 +2,19 @@
 public protocol Loss: AnyObject {
     /// The registry name ("cross_entropy").
     var kind: String { get }
-    /// The loss as mlpsh text, with its options ("cross_entropy label_smoothing=0.1").
-    var definition: String { get }
+    /// The loss as data, with its options: what checkpoints store and the registry rebuilds
+    /// it from (its text, `definition`, is "cross_entropy label_smoothing=0.1").
+    var spec: Spec { get }
 
     /// Returns the batch loss (PyTorch's reduction). When `gradient` is given, writes
     /// d loss / d output there, shaped like the output.
     func compute(output: UnsafePointer<Float>, rows: Int, cols: Int,
                  targets: UnsafePointer<Int32>, gradient: UnsafeMutablePointer<Float>?) throws -> Float
+}
+
+extension Loss {
+    /// The loss as mlpsh text: its spec's.
+    public var definition: String { spec.text }
 }
 
 /// How a loss reduces its per-sample terms, as PyTorch's `reduction=`.
@@ -36,3 +42,9 @@ public func checkTargets(_ targets: UnsafePointer<Int32>, rows: Int, classes: In
 }
 
 public let reductionSpec = OptionSpec("reduction", "mean", "mean: the batch mean (weighted as PyTorch); sum: the batch sum")
+
+extension OptionSpec {
+    /// Options several losses take.
+    public static let classWeights = OptionSpec("weight", "", "class weights w0,w1,... (one per output)")
+    public static let ignoreIndex = OptionSpec("ignore_index", "-100", "a target that counts for nothing")
+}

@@ -6,7 +6,7 @@ public final class MSE: Loss {
 
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
-    public var definition: String { reduction == .mean ? "mse" : "mse reduction=\(reduction.rawValue)" }
+    public var spec: Spec { Spec(kind, options: reduction == .mean ? [] : [("reduction", reduction.rawValue)]) }
 
     public func compute(output: UnsafePointer<Float>, rows: Int, cols: Int,
                         targets: UnsafePointer<Int32>, gradient: UnsafeMutablePointer<Float>?) throws -> Float {
@@ -25,4 +25,12 @@ public final class MSE: Loss {
     }
 
     static func make(_ o: Options) throws -> Loss { MSE(reduction: try Reduction(o)) }
+}
+
+// MARK: - Its registry entry
+
+extension MSE {
+    public static let entry = RegistryEntry<LossFactory>(name: "mse", summary: "mean squared error against the one-hot target (nn.MSELoss)",
+            options: [reductionSpec], details: "The mean is over every element: batch × outputs.",
+            example: "loss mse", make: { try MSE.make($0.options) })
 }

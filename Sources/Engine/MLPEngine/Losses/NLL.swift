@@ -12,12 +12,12 @@ public final class NLL: Loss {
         self.reduction = reduction
     }
 
-    public var definition: String {
-        var parts = ["nll"]
-        if let weight { parts.append("weight=" + weight.map { "\($0)" }.joined(separator: ",")) }
-        if ignoreIndex != -100 { parts.append("ignore_index=\(ignoreIndex)") }
-        if reduction != .mean { parts.append("reduction=\(reduction.rawValue)") }
-        return parts.joined(separator: " ")
+    public var spec: Spec {
+        var options: [(key: String, value: String)] = []
+        if let weight { options.append(("weight", weight.map { "\($0)" }.joined(separator: ","))) }
+        if ignoreIndex != -100 { options.append(("ignore_index", "\(ignoreIndex)")) }
+        if reduction != .mean { options.append(("reduction", reduction.rawValue)) }
+        return Spec(kind, options: options)
     }
 
     public func compute(output: UnsafePointer<Float>, rows: Int, cols: Int,
@@ -50,4 +50,13 @@ public final class NLL: Loss {
             ignoreIndex: Int32(try o.int("ignore_index", min: Int(Int32.min), max: Int(Int32.max))),
             reduction: try Reduction(o))
     }
+}
+
+// MARK: - Its registry entry
+
+extension NLL {
+    public static let entry = RegistryEntry<LossFactory>(name: "nll", summary: "-output[target], for log-probabilities (nn.NLLLoss)",
+            options: [.classWeights, .ignoreIndex, reductionSpec],
+            details: "End the model with log_softmax. A batch whose targets all equal ignore_index has loss 0.",
+            example: "loss nll", make: { try NLL.make($0.options) })
 }

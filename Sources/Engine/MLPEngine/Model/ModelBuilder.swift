@@ -53,31 +53,24 @@ public final class LayerListBuilder {
         var index = firstIndex
         for spec in specs {
             do {
-                let entry = try registries.layers.lookup(spec.name)
-                if entry.separator == nil, !spec.blocks.isEmpty {
-                    throw EngineError("\(spec.name) is a layer, not a block: it holds no layers")
-                }
-                if entry.separator != nil {
-                    guard depth < Self.maximumDepth else { throw EngineError("blocks are nested more than \(Self.maximumDepth) deep") }
-                }
-                let options = try Options(spec.optionValues, specs: entry.options, owner: spec.name)
+                let isBlock = try registries.layers.lookup(spec.name).separator != nil
+                if isBlock, depth >= Self.maximumDepth { throw EngineError("blocks are nested more than \(Self.maximumDepth) deep") }
                 var left = limits
                 left.parameters = limits.parameters - parameters
                 let blockIndex = index
-                let layer = try entry.make(LayerArguments(
-                    positional: spec.args, options: options, inputShape: shape, random: random, limits: left,
-                    blocks: spec.blocks, registries: registries,
+                let layer: Layer = try registries.layers.make(
+                    spec, inputShape: shape, random: random, limits: left, registries: registries,
                     buildList: { [unowned self] section, sectionInput in
                         let first = blockIndex + 1 + spec.blocks[..<section].reduce(0) { $0 + $1.reduce(0) { $0 + $1.flattened.count } }
                         depth += 1
                         defer { depth -= 1 }
                         return try build(spec.blocks[section], inputShape: sectionInput, firstIndex: first).layers
-                    }))
+                    })
                 if listInput == nil, let linear = layer as? Linear { listInput = [linear.inputWidth] }
                 if listInput == nil, layer.outputShape.isEmpty {
                     throw EngineError("\(spec.name): the input width is unknown; start the model with 'linear IN OUT' or load data first")
                 }
-                try count(layer, isBlock: entry.separator != nil, text: spec.text)
+                try count(layer, isBlock: isBlock, text: spec.text)
                 layers.append(layer)
                 shape = layer.outputShape
             } catch let e as EngineError {

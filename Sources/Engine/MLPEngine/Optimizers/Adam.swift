@@ -20,9 +20,9 @@ public final class Adam: OptimizerBase, Optimizer {
         super.init(learningRate: Float(lr), stateNames: ["exp_avg", "exp_avg_sq"])
     }
 
-    public var definition: String {
-        "\(kind) " + [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
-                      setting("eps", eps), setting("weight_decay", weightDecay)].joined(separator: " ")
+    public var spec: Spec {
+        Spec(kind, options: [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
+                             setting("eps", eps), setting("weight_decay", weightDecay)])
     }
 
     public func step() {
@@ -52,4 +52,17 @@ public final class Adam: OptimizerBase, Optimizer {
              beta2: try o.double("beta2", min: 0, max: 1, maxExclusive: true), eps: try o.double("eps", min: 0),
              weightDecay: try o.double("weight_decay", min: 0), decoupled: decoupled)
     }
+}
+
+// MARK: - Its registry entry
+
+extension Adam {
+    private static let options = [OptionSpec("lr", "0.001", "learning rate"), OptionSpec("beta1", "0.9", "decay of the first moment"),
+                                  OptionSpec("beta2", "0.999", "decay of the second moment"), OptionSpec("eps", "1e-08", "added to the denominator")]
+    public static let entry = RegistryEntry<OptimizerFactory>(name: "adam", summary: "Adam (torch.optim.Adam)", options: options + [.weightDecay],
+            details: "m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; w -= lr/(1-β1ᵗ) · m / (sqrt(v)/sqrt(1-β2ᵗ) + eps).",
+            example: "optim adam lr=0.001", make: { try Adam.make($0.options, decoupled: false) })
+    public static let decoupledEntry = RegistryEntry<OptimizerFactory>(name: "adamw", summary: "Adam with decoupled weight decay (torch.optim.AdamW)",
+            options: options + [OptionSpec("weight_decay", "0.01", "w *= 1 - lr·weight_decay before each step")],
+            example: "optim adamw lr=0.001 weight_decay=0.01", make: { try Adam.make($0.options, decoupled: true) })
 }

@@ -4,8 +4,9 @@
 public protocol Optimizer: AnyObject {
     /// The registry name ("sgd").
     var kind: String { get }
-    /// The optimizer as mlpsh text with its settings ("sgd lr=0.005 momentum=0.9").
-    var definition: String { get }
+    /// The optimizer as data, with its settings: what checkpoints store and the registry
+    /// rebuilds it from (its text, `definition`, is "sgd lr=0.005 momentum=0.9").
+    var spec: Spec { get }
     /// The rate the next step uses; a schedule sets it each epoch.
     var learningRate: Float { get set }
     /// The rate the optimizer was made with, from which schedules start.
@@ -93,12 +94,22 @@ open class OptimizerBase {
 }
 
 /// Formats a setting for `definition`: "0.005", "0.9".
-public func setting(_ name: String, _ v: Float) -> String { "\(name)=\(v)" }
+public func setting(_ name: String, _ v: Float) -> (key: String, value: String) { (name, "\(v)") }
 
 /// A hyperparameter as the user gave it, in the shortest decimal that reads back as the same
 /// Double: a file's settings load as they were saved (beta2=0.99999999999 is not 1 in Double,
 /// though it is in Float).
-public func setting(_ name: String, _ v: Hyper) -> String { "\(name)=\(v.exact)" }
+public func setting(_ name: String, _ v: Hyper) -> (key: String, value: String) { (name, "\(v.exact)") }
+
+extension OptionSpec {
+    /// The option every optimizer takes (AdamW's default differs).
+    public static let weightDecay = OptionSpec("weight_decay", "0", "L2 penalty added to the gradient")
+}
+
+extension Optimizer {
+    /// The optimizer as mlpsh text: its spec's.
+    public var definition: String { spec.text }
+}
 
 /// A hyperparameter as the user gave it (a Double, as PyTorch keeps Python floats) and as the
 /// Float kernels use it. Derived values such as 1 − β are computed from `exact` and rounded

@@ -20,10 +20,9 @@ public final class RMSprop: OptimizerBase, Optimizer {
         super.init(learningRate: Float(lr), stateNames: names)
     }
 
-    public var definition: String {
-        "rmsprop " + [setting("lr", baseLearningRate), setting("alpha", alpha), setting("eps", eps),
-                      setting("weight_decay", weightDecay), setting("momentum", momentum),
-                      "centered=\(centered)"].joined(separator: " ")
+    public var spec: Spec {
+        Spec(kind, options: [setting("lr", baseLearningRate), setting("alpha", alpha), setting("eps", eps),
+                             setting("weight_decay", weightDecay), setting("momentum", momentum), ("centered", "\(centered)")])
     }
 
     public func step() {
@@ -60,4 +59,14 @@ public final class RMSprop: OptimizerBase, Optimizer {
                 eps: try o.double("eps", min: 0), weightDecay: try o.double("weight_decay", min: 0),
                 momentum: try o.double("momentum", min: 0), centered: try o.bool("centered"))
     }
+}
+
+// MARK: - Its registry entry
+
+extension RMSprop {
+    public static let entry = RegistryEntry<OptimizerFactory>(name: "rmsprop", summary: "RMSprop (torch.optim.RMSprop)",
+            options: [OptionSpec("lr", "0.01", "learning rate"), OptionSpec("alpha", "0.99", "smoothing constant"),
+                      OptionSpec("eps", "1e-08", "added to the denominator"), .weightDecay,
+                      OptionSpec("momentum", "0", "momentum factor"), OptionSpec("centered", "false", "normalise by the centred variance")],
+            example: "optim rmsprop lr=0.001", make: { try RMSprop.make($0.options) })
 }

@@ -14,13 +14,13 @@ public final class SGD: OptimizerBase, Optimizer {
         super.init(learningRate: Float(lr), stateNames: momentum != 0 ? ["momentum_buffer"] : [])
     }
 
-    public var definition: String {
-        var s = "sgd " + setting("lr", baseLearningRate)
-        if momentum.exact != 0 { s += " " + setting("momentum", momentum) }
-        if dampening.exact != 0 { s += " " + setting("dampening", dampening) }
-        if weightDecay.exact != 0 { s += " " + setting("weight_decay", weightDecay) }
-        if nesterov { s += " nesterov=true" }
-        return s
+    public var spec: Spec {
+        var options = [setting("lr", baseLearningRate)]
+        if momentum.exact != 0 { options.append(setting("momentum", momentum)) }
+        if dampening.exact != 0 { options.append(setting("dampening", dampening)) }
+        if weightDecay.exact != 0 { options.append(setting("weight_decay", weightDecay)) }
+        if nesterov { options.append(("nesterov", "true")) }
+        return Spec(kind, options: options)
     }
 
     public func step() {
@@ -57,4 +57,15 @@ public final class SGD: OptimizerBase, Optimizer {
         return SGD(lr: try o.double("lr", min: 0), momentum: momentum, dampening: dampening,
                    weightDecay: try o.double("weight_decay", min: 0), nesterov: nesterov)
     }
+}
+
+// MARK: - Its registry entry
+
+extension SGD {
+    public static let entry = RegistryEntry<OptimizerFactory>(name: "sgd", summary: "stochastic gradient descent (torch.optim.SGD)",
+            options: [OptionSpec("lr", "0.001", "learning rate"), OptionSpec("momentum", "0", "momentum factor μ"),
+                      OptionSpec("dampening", "0", "dampening for momentum"), .weightDecay,
+                      OptionSpec("nesterov", "false", "Nesterov momentum")],
+            details: "g = grad + weight_decay·w; with momentum b = μ·b + (1-dampening)·g (b = g at the first step),\ng = nesterov ? g + μ·b : b; w -= lr·g.",
+            example: "optim sgd lr=0.005 momentum=0.9", make: { try SGD.make($0.options) })
 }

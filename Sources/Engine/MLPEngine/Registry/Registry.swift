@@ -77,6 +77,33 @@ public final class Registry<Factory>: RegistryKind {
     public func contains(_ name: String) -> Bool { entries[name] != nil }
 
     public var all: [RegistryEntry<Factory>] { names.compactMap { entries[$0] } }
+
+    /// The words that take an entry, and its name: "loss cross_entropy", "conv2d" (for messages).
+    func owner(_ name: String) -> String {
+        command.isEmpty ? name : "\(command.split(separator: " ")[0]) \(name)"
+    }
+
+    /// Registers each entry, in order.
+    public func register(_ entries: [RegistryEntry<Factory>]) throws {
+        for e in entries { try register(e) }
+    }
+
+    /// The component `spec` describes, made by its entry: the one way a spec becomes a thing,
+    /// whatever its kind. The spec's options are checked against the entry's; the rest of the
+    /// arguments (input shape, random source, limits, how to build a block's lists) are given
+    /// where the kind needs them.
+    public func make<Component>(_ spec: Spec, inputShape: [Int]? = nil, random: RandomGenerator = RandomGenerator(seed: 0),
+                                limits: ModelLimits = .standard, registries: Registries = .shared,
+                                buildList: ((Int, [Int]?) throws -> [Layer])? = nil) throws -> Component
+    where Factory == (Arguments) throws -> Component {
+        let entry = try lookup(spec.name)
+        if entry.separator == nil, !spec.blocks.isEmpty {
+            throw EngineError("\(spec.name) is a \(kind), not a block: it holds no layers")
+        }
+        let options = try Options(spec.optionValues, specs: entry.options, owner: owner(spec.name))
+        return try entry.make(Arguments(positional: spec.args, options: options, inputShape: inputShape, random: random, limits: limits,
+                                        blocks: spec.blocks, registries: registries, buildList: buildList))
+    }
 }
 
 /// What every registry offers without its factory type: names, help, and removal.
@@ -110,12 +137,13 @@ func isValidName(_ s: String) -> Bool {
     return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
 }
 
-public typealias LayerFactory = (LayerArguments) throws -> Layer
-public typealias LossFactory = (Options) throws -> Loss
-public typealias OptimizerFactory = (Options) throws -> Optimizer
-public typealias DatasetFactory = (DatasetArguments) throws -> Dataset
-public typealias ScheduleFactory = (Options) throws -> Schedule
-public typealias InitFactory = (Options) throws -> InitScheme
+/// Every factory takes the one argument type, Arguments.
+public typealias LayerFactory = (Arguments) throws -> Layer
+public typealias LossFactory = (Arguments) throws -> Loss
+public typealias OptimizerFactory = (Arguments) throws -> Optimizer
+public typealias DatasetFactory = (Arguments) throws -> Dataset
+public typealias ScheduleFactory = (Arguments) throws -> Schedule
+public typealias InitFactory = (Arguments) throws -> InitScheme
 
 /// Every registry, one per kind. Built-ins are registered by `Registries.shared`'s first use;
 /// a plugin's entry point is handed the same object and calls the same `register`.

@@ -147,6 +147,27 @@ func spatialShape(_ shape: [Int]?, layer: String) throws -> (c: Int, h: Int, w: 
     return (shape[0], shape[1], shape[2])
 }
 
+/// A pooling layer's window: its name for messages, and K, stride (K by default) and padding
+/// (at most half the window, as PyTorch requires), each N or H,W.
+func poolingWindow(_ a: Arguments, layer: String, usage: String) throws -> (name: String, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)) {
+    try a.expectPositional(atMost: 1, usage: usage)
+    guard let word = a.positional.first else { throw EngineError("\(layer) needs its window size: expected '\(usage)'") }
+    let name = "\(layer) \(word)"
+    let k = try layerPair(word, "window size", layer: layer, usage: usage, min: 1, max: 1024)
+    let stride = a.options.has("stride") ? try layerPair(a.options.string("stride"), "stride", layer: layer, usage: usage, min: 1, max: 1024) : k
+    let padding = try layerPair(a.options.string("padding"), "padding", layer: layer, usage: usage, min: 0, max: 1024)
+    guard padding.0 <= k.0 / 2, padding.1 <= k.1 / 2 else {
+        throw EngineError("\(name): padding=\(a.options.string("padding")) must be at most half the window, as PyTorch requires")
+    }
+    return (name, k, stride, padding)
+}
+
+extension OptionSpec {
+    /// Options the pooling layers share.
+    static let poolStride = OptionSpec("stride", "K", "step between windows (the window size by default): N, or H,W")
+    static let ceilMode = OptionSpec("ceil_mode", "false", "round the output size up (a last, partial window)")
+}
+
 /// Parses "N" (both axes) or "H,W" for a layer's word or option, each in a range.
 func layerPair(_ text: String, _ what: String, layer: String, usage: String, min: Int, max: Int = 1 << 16) throws -> (Int, Int) {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)

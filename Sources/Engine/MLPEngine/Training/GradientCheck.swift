@@ -201,8 +201,7 @@ public enum GradientCheck {
     /// Checks loss `name` with `options` on 4 rows of 4 outputs against `targets`.
     public static func loss(named name: String, options values: [String: String] = [:], targets: [Int32] = [0, 3, 1, 2],
                             in registries: Registries = .shared) throws -> Report {
-        let entry = try registries.losses.lookup(name)
-        let loss = try entry.make(try Options(values, specs: entry.options, owner: "loss \(name)"))
+        let loss: Loss = try registries.losses.make(Spec(name, options: values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
         var report = Report(label: ([name] + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " "))
         var random = RandomSource(seed: 11)
         var output = (0..<16).map { _ in random.uniform(-2, 2) }

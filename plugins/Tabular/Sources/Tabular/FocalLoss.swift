@@ -14,7 +14,7 @@ final class FocalLoss: Loss {
         self.reduction = reduction
     }
 
-    var definition: String { "focal gamma=\(gamma)" + (reduction == .mean ? "" : " reduction=\(reduction.rawValue)") }
+    var spec: Spec { Spec("focal", options: [("gamma", "\(gamma)")] + (reduction == .mean ? [] : [("reduction", reduction.rawValue)])) }
 
     func compute(output: UnsafePointer<Float>, rows: Int, cols: Int,
                  targets: UnsafePointer<Int32>, gradient: UnsafeMutablePointer<Float>?) throws -> Float {
@@ -44,7 +44,8 @@ final class FocalLoss: Loss {
         return Float(total) * scale
     }
 
-    static func make(_ o: Options) throws -> Loss {
-        FocalLoss(gamma: try o.float("gamma", min: 0), reduction: try Reduction(o))
+    static func make(_ a: Arguments) throws -> Loss {
+        let o = a.options
+        return FocalLoss(gamma: try o.float("gamma", min: 0), reduction: try Reduction(o))
     }
 }

@@ -13,9 +13,9 @@ final class Lion: OptimizerBase, Optimizer {
         super.init(learningRate: Float(lr), stateNames: ["exp_avg"])
     }
 
-    var definition: String {
-        "lion " + [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
-                   setting("weight_decay", weightDecay)].joined(separator: " ")
+    var spec: Spec {
+        Spec("lion", options: [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
+                               setting("weight_decay", weightDecay)])
     }
 
     func step() {
@@ -34,8 +34,9 @@ final class Lion: OptimizerBase, Optimizer {
         steps += 1
     }
 
-    static func make(_ o: Options) throws -> Optimizer {
-        Lion(lr: try o.double("lr", min: 0), beta1: try o.double("beta1", min: 0, max: 1, maxExclusive: true),
+    static func make(_ a: Arguments) throws -> Optimizer {
+        let o = a.options
+        return Lion(lr: try o.double("lr", min: 0), beta1: try o.double("beta1", min: 0, max: 1, maxExclusive: true),
              beta2: try o.double("beta2", min: 0, max: 1, maxExclusive: true), weightDecay: try o.double("weight_decay", min: 0))
     }
 }
