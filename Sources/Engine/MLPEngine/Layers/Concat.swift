@@ -10,6 +10,24 @@ public final class Concat: Layer {
     private let gradInput = Tensor()
     private let branchGradients: [Tensor]
 
+    /// Branches made in Swift, on samples of `inputShape`: their outputs must agree but for
+    /// the first axis.
+    public convenience init(branches: [[Layer]], inputShape: [Int]) throws {
+        let lists = branches.map { LayerList($0, inputShape: inputShape) }
+        try Self.checkShapes(lists)
+        self.init(branches: lists)
+    }
+
+    private static func checkShapes(_ branches: [LayerList]) throws {
+        guard let first = branches.first?.outputShape else { throw EngineError("concat holds no branches") }
+        guard !first.isEmpty else { throw EngineError("concat: branch 0 gives a shape of no axes") }
+        for (j, b) in branches.enumerated().dropFirst() {
+            guard b.outputShape.count == first.count, b.outputShape.dropFirst() == first.dropFirst() else {
+                throw EngineError("concat: branch 0 gives \(first) but branch \(j) gives \(b.outputShape): they are joined along the channels (a sample's first axis), so the rest must agree")
+            }
+        }
+    }
+
     init(branches: [LayerList]) {
         self.branches = branches
         let first = branches[0].outputShape
@@ -81,13 +99,7 @@ public final class Concat: Layer {
             throw EngineError("concat: the input's shape is unknown: load data first, or begin the model with a layer that says its input")
         }
         let branches = try a.blocks.indices.map { LayerList(try a.buildBlock($0, inputShape: input), inputShape: input) }
-        let first = branches[0].outputShape
-        for (j, b) in branches.enumerated().dropFirst() {
-            guard !b.outputShape.isEmpty, b.outputShape.count == first.count, b.outputShape.dropFirst() == first.dropFirst() else {
-                throw EngineError("concat: branch 0 gives \(first) but branch \(j) gives \(b.outputShape): they are joined along the first axis, so the rest must agree")
-            }
-        }
-        guard !first.isEmpty else { throw EngineError("concat: branch 0 gives a shape of no axes") }
+        try checkShapes(branches)
         return Concat(branches: branches)
     }
 }

@@ -15,6 +15,21 @@ public final class Residual: Layer {
         outputShape = body.outputShape
     }
 
+    /// A block of layers made in Swift: `body` (and `shortcut`, the identity when nil) on
+    /// samples of `inputShape`; their outputs must have the same shape.
+    public convenience init(body: [Layer], shortcut: [Layer]? = nil, inputShape: [Int]) throws {
+        let b = LayerList(body, inputShape: inputShape), s = shortcut.map { LayerList($0, inputShape: inputShape) }
+        try Self.checkShapes(b, s, input: inputShape)
+        self.init(body: b, shortcut: s)
+    }
+
+    private static func checkShapes(_ body: LayerList, _ shortcut: LayerList?, input: [Int]) throws {
+        let other = shortcut?.outputShape ?? input
+        guard body.outputShape == other else {
+            throw EngineError("residual: the body gives \(body.outputShape) but the \(shortcut == nil ? "input (the shortcut when there is none)" : "shortcut") gives \(other): they are added, so they must agree")
+        }
+    }
+
     public var isTraining = true {
         didSet { body.setTraining(isTraining); shortcut?.setTraining(isTraining) }
     }
@@ -68,10 +83,7 @@ public final class Residual: Layer {
         }
         let body = LayerList(try a.buildBlock(0, inputShape: input), inputShape: input)
         let shortcut = a.blocks.count == 2 ? LayerList(try a.buildBlock(1, inputShape: input), inputShape: input) : nil
-        let other = shortcut?.outputShape ?? input
-        guard body.outputShape == other else {
-            throw EngineError("residual: the body gives \(body.outputShape) but the \(shortcut == nil ? "input (the shortcut when there is none)" : "shortcut") gives \(other): they are added, so they must agree")
-        }
+        try checkShapes(body, shortcut, input: input)
         return Residual(body: body, shortcut: shortcut)
     }
 }
