@@ -79,17 +79,16 @@ public final class Session {
 
     public func variable(_ name: String) -> String? { overrides[name] ?? variables[name] }
 
-    /// Installs a new model: the optimizer is rebound to its parameters and the history starts over.
+    /// Installs a new model and starts the history over. The optimizer binds to its
+    /// parameters when it is next used (its state starts over then).
     public func setModel(_ model: Sequential) {
         self.model = model
         history = []
-        optimizer?.attach(model.parameters)
     }
 
-    /// Installs an optimizer, bound to the model's parameters when there is a model.
+    /// Installs an optimizer; it binds to the model's parameters when it is first used.
     public func setOptimizer(_ optimizer: Optimizer) {
         self.optimizer = optimizer
-        if let model { optimizer.attach(model.parameters) }
     }
 
     /// Takes what a checkpoint holds, all at once: its weights (and its model, when it built
@@ -100,7 +99,6 @@ public final class Session {
         if c.isNewModel {
             model = c.model
             history = []
-            if c.optimizer == nil { optimizer?.attach(c.model.parameters) }
         }
         if let h = c.history { history = h }
         // A file saved to resume (optimizer=true) brings back its training as it was; any other

@@ -67,6 +67,7 @@ public struct Checkpoint {
         meta["mlpsh.schedule"] = try specJSON(schedule.spec)
         if training {
             guard let optimizer else { throw EngineError("optimizer=true but no optimizer is chosen") }
+            optimizer.bind(model.parameters)
             meta["mlpsh.optimizer_steps"] = String(optimizer.steps)
             meta["mlpsh.epochs"] = String(history.count)
             for (name, values) in optimizer.state.sorted(by: { $0.key < $1.key }) {

@@ -109,6 +109,15 @@ extension OptionSpec {
 extension Optimizer {
     /// The optimizer as mlpsh text: its spec's.
     public var definition: String { spec.text }
+
+    /// Binds it to `parameters` unless it is bound to them already (then its state, momentum
+    /// and moments, is kept): an optimizer meets its parameters when it is first used, by
+    /// the trainer or a checkpoint, not when it is chosen.
+    public func bind(_ parameters: [Parameter]) {
+        if self.parameters.count != parameters.count || !zip(self.parameters, parameters).allSatisfy({ $0 === $1 }) {
+            attach(parameters)
+        }
+    }
 }
 
 /// A hyperparameter as the user gave it (a Double, as PyTorch keeps Python floats) and as the

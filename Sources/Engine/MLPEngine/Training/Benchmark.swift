@@ -95,7 +95,7 @@ public enum Benchmark {
         let targets = (0..<batch).map { Int32($0 % max(classes, 1)) }
         let gradient = Tensor()
         model.isTraining = true
-        optimizer.attach(model.parameters)
+        optimizer.bind(model.parameters)
         var failure: Error?
         let seconds = try median(repeats: repeats, steps: steps, shouldStop: shouldStop) {
             let out = model.forward(x)

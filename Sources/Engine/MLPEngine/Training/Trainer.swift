@@ -42,12 +42,7 @@ public final class Trainer {
         self.random = random
         // An optimizer bound to other parameters (or none) is bound to this model's; one
         // already bound to them keeps its state (momentum, moments).
-        if let optimizer {
-            let mine = model.parameters
-            if optimizer.parameters.count != mine.count || !zip(optimizer.parameters, mine).allSatisfy({ $0 === $1 }) {
-                optimizer.attach(mine)
-            }
-        }
+        optimizer?.bind(model.parameters)
     }
 
     /// Checks that `data` fits the model: its sample size and its number of classes.
