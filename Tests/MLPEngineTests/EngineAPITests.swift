@@ -7,7 +7,7 @@ final class EngineAPITests: XCTestCase {
     /// A layer with state that is saved but not trained: a running mean (F32, shape [width])
     /// updated in training, and a counter (I64, shape []), as batch norm keeps them.
     final class Counting: Layer {
-        let kind = "counting"
+        let name = "counting"
         let width: Int
         let mean: Tensor
         let runningMean: Buffer
@@ -21,7 +21,7 @@ final class EngineAPITests: XCTestCase {
             runningMean = Buffer(name: "running_mean", shape: [width], floats: mean)
             counter = Buffer(name: "num_batches_tracked", shape: [], integers: [0])
         }
-        var spec: Spec { Spec(kind) }
+        var spec: Spec { Spec(name) }
         var outputShape: [Int] { [width] }
         var parameters: [Parameter] { [] }
         var buffers: [Buffer] { [runningMean, counter] }
@@ -53,8 +53,8 @@ final class EngineAPITests: XCTestCase {
             var yy = [Float](repeating: 0, count: n), dd = [Float](repeating: 0, count: n)
             layer.apply(x.data, &yy, n)
             yy.withUnsafeBufferPointer { layer.derivative(x.data, $0.baseAddress!, dy.data, &dd, n) }
-            XCTAssertEqual(y, yy, layer.kind)
-            XCTAssertEqual(dx, dd, layer.kind)
+            XCTAssertEqual(y, yy, layer.name)
+            XCTAssertEqual(dx, dd, layer.name)
         }
     }
 

@@ -33,7 +33,7 @@ func summaryTable(_ model: Sequential) -> String {
     var rows: [(String, String, String)] = [("Layer", "Output shape", "Param #")]
     // A block's layers follow it, indented, named as their weights are ("body.0").
     func add(_ name: String, _ layer: Layer, indent: String) {
-        rows.append(("\(indent)\(name) \(layerTitle(layer))", "[-1, " + layer.outputShape.map(String.init).joined(separator: ", ") + "]",
+        rows.append(("\(indent)\(name) \(layer.title)", "[-1, " + layer.outputShape.map(String.init).joined(separator: ", ") + "]",
                      grouped(layer.parameterCount)))
         for (sub, inner) in layer.sublayers { add(sub, inner, indent: indent + "  ") }
     }
@@ -52,13 +52,6 @@ func summaryTable(_ model: Sequential) -> String {
     out += "Total params: \(grouped(model.parameterCount))\n"
     out += "Trainable params: \(grouped(model.parameterCount))\n"
     return out
-}
-
-/// "linear(784 -> 120)", "dropout(p=0.5)", "relu".
-func layerTitle(_ layer: Layer) -> String {
-    if let l = layer as? Linear { return "linear(\(l.inputWidth) -> \(l.outputWidth))" }
-    let words = layer.spec.text.split(separator: " ")
-    return words.count > 1 ? "\(words[0])(\(words.dropFirst().joined(separator: ", ")))" : layer.spec.text
 }
 
 /// 105214 → "105,214".

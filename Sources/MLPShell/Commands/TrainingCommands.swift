@@ -163,7 +163,7 @@ func tensorBoardRunFolder(name: String, id: Int64?) -> String {
 /// before cross_entropy (which applies log-softmax itself, as nn.CrossEntropyLoss) is softmax
 /// twice, and nll wants log-probabilities.
 func outputWarning(model: Sequential, loss: Loss) -> String? {
-    guard let last = model.layers.last?.kind else { return nil }
+    guard let last = model.layers.last?.name else { return nil }
     let lossName = loss.definition.split(separator: " ").first.map(String.init) ?? ""
     switch (last, lossName) {
     case ("softmax", "cross_entropy"):

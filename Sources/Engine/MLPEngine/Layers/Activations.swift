@@ -19,7 +19,7 @@ public final class LeakyReLU: ElementwiseLayer {
         self.slope = slope
         super.init(kind: "leaky_relu", shape: shape)
     }
-    override public var spec: Spec { Spec(kind, options: [("slope", "\(slope)")]) }
+    override public var spec: Spec { Spec(name, options: [("slope", "\(slope)")]) }
     override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { y[i] = x[i] > 0 ? x[i] : x[i] * slope }
     }

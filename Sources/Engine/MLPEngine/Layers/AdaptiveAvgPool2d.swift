@@ -2,7 +2,7 @@
 /// floor(i·H/H') ..< ceil((i+1)·H/H') (and columns alike). `adaptive_avgpool2d 1` is global
 /// average pooling.
 public final class AdaptiveAvgPool2d: Layer {
-    public let kind = "adaptive_avgpool2d"
+    public let name = "adaptive_avgpool2d"
     public let channels: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int
     public var isTraining = true
     public var needsInputGradient = true
@@ -24,7 +24,7 @@ public final class AdaptiveAvgPool2d: Layer {
         self.windows = windows
     }
 
-    public var spec: Spec { Spec(kind, args: [pair(outputHeight, outputWidth)]) }
+    public var spec: Spec { Spec(name, args: [pair(outputHeight, outputWidth)]) }
     public var outputShape: [Int] { [channels, outputHeight, outputWidth] }
     public var parameters: [Parameter] { [] }
 

@@ -2,7 +2,7 @@
 /// each window. As PyTorch: with count_include_pad the padding's zeros count in the mean (a
 /// window running past the padding, with ceil_mode, is cut there); without, only the image's.
 public final class AvgPool2d: Layer {
-    public let kind = "avgpool2d"
+    public let name = "avgpool2d"
     public let geometry: ConvGeometry
     public let ceilMode: Bool, countIncludePad: Bool
     public var isTraining = true
@@ -44,7 +44,7 @@ public final class AvgPool2d: Layer {
         if g.padTop != 0 || g.padLeft != 0 { options.append(("padding", pair(g.padTop, g.padLeft))) }
         if ceilMode { options.append(("ceil_mode", "true")) }
         if !countIncludePad { options.append(("count_include_pad", "false")) }
-        return Spec(kind, args: [pair(g.kernelHeight, g.kernelWidth)], options: options)
+        return Spec(name, args: [pair(g.kernelHeight, g.kernelWidth)], options: options)
     }
     public var outputShape: [Int] { [geometry.channels, geometry.outputHeight, geometry.outputWidth] }
     public var parameters: [Parameter] { [] }

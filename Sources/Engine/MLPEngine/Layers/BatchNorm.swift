@@ -10,7 +10,7 @@ import Foundation
 /// num_batches_tracked (I64, shape []). Data-parallel training normalises with each rank's
 /// own batch statistics, as PyTorch's DDP does without SyncBatchNorm.
 public final class BatchNorm: Layer {
-    public let kind: String
+    public let name: String
     public let channels: Int
     /// Values a channel has in one sample: H·W, or L (1 for a vector).
     public let spatial: Int
@@ -36,7 +36,7 @@ public final class BatchNorm: Layer {
     private var usedBatchStatistics = true
 
     public init(kind: String, shape: [Int], eps: Double, momentum: Double, affine: Bool = true) {
-        self.kind = kind
+        self.name = kind
         self.affine = affine
         self.shape = shape
         channels = shape[0]
@@ -59,7 +59,7 @@ public final class BatchNorm: Layer {
         if eps != 1e-5 { options.append(("eps", "\(eps)")) }
         if momentum != 0.1 { options.append(("momentum", "\(momentum)")) }
         if !affine { options.append(("affine", "false")) }
-        return Spec(kind, args: [String(channels)], options: options)
+        return Spec(name, args: [String(channels)], options: options)
     }
     public var outputShape: [Int] { shape }
     public var parameters: [Parameter] { affine ? [weight, bias] : [] }

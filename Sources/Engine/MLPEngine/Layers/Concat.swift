@@ -3,7 +3,7 @@
 /// torch.cat([b(x) for b in branches], dim=1) in an Inception block. Weights are named as a
 /// PyTorch module with a `branches` nn.ModuleList of nn.Sequential: "branches.1.0.weight".
 public final class Concat: Layer {
-    public let kind = "concat"
+    public let name = "concat"
     let branches: [LayerList]
     public let outputShape: [Int]
     private let output = Tensor()
@@ -38,7 +38,7 @@ public final class Concat: Layer {
     public var isTraining = true { didSet { for b in branches { b.setTraining(isTraining) } } }
     public var needsInputGradient = true { didSet { for b in branches { b.setNeedsInputGradient(needsInputGradient) } } }
 
-    public var spec: Spec { Spec(kind, blocks: branches.map(\.specs)) }
+    public var spec: Spec { Spec(name, blocks: branches.map(\.specs)) }
     public var definition: String {
         var lines = ["concat"]
         for (j, b) in branches.enumerated() { lines += (j > 0 ? ["branch"] : []) + b.indentedDefinition }

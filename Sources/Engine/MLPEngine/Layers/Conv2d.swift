@@ -13,7 +13,7 @@
 /// positions an image), and W[OUT, IN·K·K] · cols is every output of the group in one
 /// cblas_sgemm; backward is two more products, dW += dY · colsᵀ and dcols = Wᵀ · dY, then col2im.
 public final class Conv2d: Layer {
-    public let kind = "conv2d"
+    public let name = "conv2d"
     public let geometry: ConvGeometry
     public let outChannels: Int
     public let groups: Int
@@ -86,7 +86,7 @@ public final class Conv2d: Layer {
         if g.dilationHeight != 1 || g.dilationWidth != 1 { options.append(("dilation", pair(g.dilationHeight, g.dilationWidth))) }
         if groups != 1 { options.append(("groups", String(groups))) }
         if bias == nil { options.append(("bias", "false")) }
-        return Spec(kind, args: [String(g.channels), String(outChannels), pair(g.kernelHeight, g.kernelWidth)], options: options)
+        return Spec(name, args: [String(g.channels), String(outChannels), pair(g.kernelHeight, g.kernelWidth)], options: options)
     }
     public var outputShape: [Int] { [outChannels, geometry.outputHeight, geometry.outputWidth] }
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }

@@ -1,7 +1,7 @@
 /// nn.Dropout: in training, zeroes each value with probability p and scales the rest by
 /// 1/(1-p); in evaluation, passes values through.
 public final class Dropout: Layer {
-    public let kind = "dropout"
+    public let name = "dropout"
     public let p: Float
     private let shape: [Int]
     private let random: RandomGenerator
@@ -17,7 +17,7 @@ public final class Dropout: Layer {
         self.random = random
     }
 
-    public var spec: Spec { Spec(kind, options: [("p", "\(p)")]) }
+    public var spec: Spec { Spec(name, options: [("p", "\(p)")]) }
     public var outputShape: [Int] { shape }
     public var parameters: [Parameter] { [] }
 

@@ -1,8 +1,9 @@
 /// The shared body of layers that map each value on its own (relu, tanh, ...): a subclass
 /// gives `apply` (y from x) and `derivative` (dx from x, y and dy); buffers and shapes live here.
 open class ElementwiseLayer: Layer {
-    public let kind: String
-    public let width: [Int]
+    public let name: String
+    /// The shape of a sample, in and out.
+    public let shape: [Int]
     public var isTraining = true
     public var needsInputGradient = true
     public let output = Tensor()
@@ -10,23 +11,23 @@ open class ElementwiseLayer: Layer {
     public private(set) var input: Tensor?
 
     public init(kind: String, shape: [Int]) {
-        self.kind = kind
-        width = shape
+        name = kind
+        self.shape = shape
     }
 
-    open var spec: Spec { Spec(kind) }
-    public var outputShape: [Int] { width }
+    open var spec: Spec { Spec(name) }
+    public var outputShape: [Int] { shape }
     public var parameters: [Parameter] { [] }
 
     /// y[i] = f(x[i]) for i in 0..<n.
     open func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        fatalError("\(kind) must override apply")
+        fatalError("\(name) must override apply")
     }
 
     /// dx[i] = f'(x[i]) * dy[i], given x, y = f(x) and dy.
     open func derivative(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
                          _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
-        fatalError("\(kind) must override derivative")
+        fatalError("\(name) must override derivative")
     }
 
     /// Values from which a pass is split across cores (a conv layer's activations).

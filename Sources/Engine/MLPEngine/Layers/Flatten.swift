@@ -1,14 +1,14 @@
 /// Flattens each sample to one row, as `x.view(x.size(0), -1)`. The engine keeps samples as
 /// rows already, so this changes only the shape the next layer sees.
 public final class Flatten: Layer {
-    public let kind = "flatten"
+    public let name = "flatten"
     private let width: Int
     public var isTraining = true
     public var needsInputGradient = true
 
     public init(shape: [Int]) { width = shape.reduce(1, *) }
 
-    public var spec: Spec { Spec(kind) }
+    public var spec: Spec { Spec(name) }
     public var outputShape: [Int] { [width] }
     public var parameters: [Parameter] { [] }
     private let output = Tensor()

@@ -7,7 +7,7 @@
 /// the rest is `outputShape` (or the input's sample shape).
 public protocol Layer: AnyObject {
     /// The registry name ("linear").
-    var kind: String { get }
+    var name: String { get }
     /// The layer as data that rebuilds it through the registry: name, words and options
     /// (["linear", "784", "120"]). Checkpoints store it.
     var spec: Spec { get }
@@ -33,6 +33,11 @@ public protocol Layer: AnyObject {
     var namedBuffers: [(String, Buffer)] { get }
     /// The layer as mlpsh text, one line a layer (a block's nested lines indented).
     var definition: String { get }
+    /// The shape of one input sample when the layer's own words state it (`linear 784 120`
+    /// takes [784]), so that a model built before any data knows its input; nil otherwise.
+    var statedInputShape: [Int]? { get }
+    /// How `summary` names it: "conv2d(1, 6, 5, padding=2)", "linear(784 -> 120)".
+    var title: String { get }
 }
 
 extension Layer {
@@ -45,6 +50,12 @@ extension Layer {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
     /// The layer as mlpsh text ("linear 784 120").
     public var definition: String { spec.text }
+    public var statedInputShape: [Int]? { nil }
+    /// Its name, then its words and options in parentheses.
+    public var title: String {
+        let words = spec.text.split(separator: " ")
+        return words.count > 1 ? "\(words[0])(\(words.dropFirst().joined(separator: ", ")))" : spec.text
+    }
 }
 
 /// What a layer's factory is given: see `Arguments`, the one argument type of every factory.

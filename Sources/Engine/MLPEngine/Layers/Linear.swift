@@ -1,7 +1,7 @@
 /// y = x Wᵀ + b, as nn.Linear: W is [out, in], b is [out], both initialised uniform in
 /// ±1/sqrt(in). An image input is flattened, as `input.view(-1, 28*28)` does.
 public final class Linear: Layer {
-    public let kind = "linear"
+    public let name = "linear"
     public let inputWidth: Int
     public let outputWidth: Int
     public let weight: Parameter
@@ -21,7 +21,9 @@ public final class Linear: Layer {
         Initializer.pytorchDefault(weight: weight, bias: bias, random: random)
     }
 
-    public var spec: Spec { Spec(kind, args: [String(inputWidth), String(outputWidth)]) }
+    public var statedInputShape: [Int]? { [inputWidth] }
+    public var title: String { "linear(\(inputWidth) -> \(outputWidth))" }
+    public var spec: Spec { Spec(name, args: [String(inputWidth), String(outputWidth)]) }
     public var outputShape: [Int] { [outputWidth] }
     public var parameters: [Parameter] { [weight, bias] }
 

@@ -4,7 +4,7 @@ internal import CKernels
 /// each window (padding never wins), the first on ties as PyTorch. Forward keeps each output's
 /// argmax; backward routes the gradient to it.
 public final class MaxPool2d: Layer {
-    public let kind = "maxpool2d"
+    public let name = "maxpool2d"
     public let geometry: ConvGeometry
     public let ceilMode: Bool
     public var isTraining = true
@@ -32,7 +32,7 @@ public final class MaxPool2d: Layer {
         if g.padTop != 0 || g.padLeft != 0 { options.append(("padding", pair(g.padTop, g.padLeft))) }
         if g.dilationHeight != 1 || g.dilationWidth != 1 { options.append(("dilation", pair(g.dilationHeight, g.dilationWidth))) }
         if ceilMode { options.append(("ceil_mode", "true")) }
-        return Spec(kind, args: [pair(g.kernelHeight, g.kernelWidth)], options: options)
+        return Spec(name, args: [pair(g.kernelHeight, g.kernelWidth)], options: options)
     }
     public var outputShape: [Int] { [geometry.channels, geometry.outputHeight, geometry.outputWidth] }
     public var parameters: [Parameter] { [] }

@@ -2,7 +2,7 @@
 /// when absent, as a ResNet block. Its weights are named as a PyTorch module with `body` and
 /// `shortcut` nn.Sequential attributes names them: "body.0.weight", "shortcut.0.weight".
 public final class Residual: Layer {
-    public let kind = "residual"
+    public let name = "residual"
     let body: LayerList
     let shortcut: LayerList?
     public let outputShape: [Int]
@@ -38,7 +38,7 @@ public final class Residual: Layer {
         didSet { body.setNeedsInputGradient(needsInputGradient); shortcut?.setNeedsInputGradient(needsInputGradient) }
     }
 
-    public var spec: Spec { Spec(kind, blocks: [body.specs] + (shortcut.map { [$0.specs] } ?? [])) }
+    public var spec: Spec { Spec(name, blocks: [body.specs] + (shortcut.map { [$0.specs] } ?? [])) }
     public var definition: String {
         (["residual"] + body.indentedDefinition + (shortcut.map { ["shortcut"] + $0.indentedDefinition } ?? []) + ["end"])
             .joined(separator: "\n")

@@ -2,7 +2,7 @@ import Foundation
 
 /// softmax or log_softmax over each row (dim=1), computed stably from the row maximum.
 public final class Softmax: Layer {
-    public let kind: String
+    public let name: String
     public let isLog: Bool
     private let shape: [Int]
     public var isTraining = true
@@ -13,10 +13,10 @@ public final class Softmax: Layer {
     public init(shape: [Int], log: Bool) {
         self.shape = shape
         isLog = log
-        kind = log ? "log_softmax" : "softmax"
+        name = log ? "log_softmax" : "softmax"
     }
 
-    public var spec: Spec { Spec(kind) }
+    public var spec: Spec { Spec(name) }
     public var outputShape: [Int] { shape }
     public var parameters: [Parameter] { [] }
 

@@ -9,7 +9,7 @@ import Foundation
 /// (1-ε)·nll + ε/C · Σ_c -w_c log p_c, its second term normalised as PyTorch does: by the
 /// weights of the counted targets when weights are given, otherwise by the number of rows counted.
 public final class CrossEntropy: Loss {
-    public let kind = "cross_entropy"
+    public let name = "cross_entropy"
     public let weight: [Float]?
     public let ignoreIndex: Int32
     public let labelSmoothing: Float
@@ -31,7 +31,7 @@ public final class CrossEntropy: Loss {
         if ignoreIndex != -100 { options.append(("ignore_index", "\(ignoreIndex)")) }
         if labelSmoothing != 0 { options.append(("label_smoothing", "\(labelSmoothing)")) }
         if reduction != .mean { options.append(("reduction", reduction.rawValue)) }
-        return Spec(kind, options: options)
+        return Spec(name, options: options)
     }
 
     public func compute(output: UnsafePointer<Float>, rows: Int, cols: Int,

@@ -1,7 +1,7 @@
 /// A training criterion over a batch of model outputs [rows, cols] and class targets.
 public protocol Loss: AnyObject {
     /// The registry name ("cross_entropy").
-    var kind: String { get }
+    var name: String { get }
     /// The loss as data, with its options: what checkpoints store and the registry rebuilds
     /// it from (its text, `definition`, is "cross_entropy label_smoothing=0.1").
     var spec: Spec { get }

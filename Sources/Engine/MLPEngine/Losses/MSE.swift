@@ -1,12 +1,12 @@
 /// nn.MSELoss against the one-hot encoding of the class targets: the mean over every
 /// element (rows × cols) of (out - onehot)², or the sum with reduction=sum.
 public final class MSE: Loss {
-    public let kind = "mse"
+    public let name = "mse"
     public let reduction: Reduction
 
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
-    public var spec: Spec { Spec(kind, options: reduction == .mean ? [] : [("reduction", reduction.rawValue)]) }
+    public var spec: Spec { Spec(name, options: reduction == .mean ? [] : [("reduction", reduction.rawValue)]) }
 
     public func compute(output: UnsafePointer<Float>, rows: Int, cols: Int,
                         targets: UnsafePointer<Int32>, gradient: UnsafeMutablePointer<Float>?) throws -> Float {

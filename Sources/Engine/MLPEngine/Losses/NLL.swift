@@ -1,7 +1,7 @@
 /// nn.NLLLoss: the output is taken as log-probabilities (put log_softmax last);
 /// loss = -Σ w_t·out[t] / Σ w_t over the targets counted, as PyTorch reduces it.
 public final class NLL: Loss {
-    public let kind = "nll"
+    public let name = "nll"
     public let weight: [Float]?
     public let ignoreIndex: Int32
     public let reduction: Reduction
@@ -17,7 +17,7 @@ public final class NLL: Loss {
         if let weight { options.append(("weight", weight.map { "\($0)" }.joined(separator: ","))) }
         if ignoreIndex != -100 { options.append(("ignore_index", "\(ignoreIndex)")) }
         if reduction != .mean { options.append(("reduction", reduction.rawValue)) }
-        return Spec(kind, options: options)
+        return Spec(name, options: options)
     }
 
     public func compute(output: UnsafePointer<Float>, rows: Int, cols: Int,

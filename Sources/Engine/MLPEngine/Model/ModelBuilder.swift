@@ -66,7 +66,7 @@ public final class LayerListBuilder {
                         defer { depth -= 1 }
                         return try build(spec.blocks[section], inputShape: sectionInput, firstIndex: first).layers
                     })
-                if listInput == nil, let linear = layer as? Linear { listInput = [linear.inputWidth] }
+                if listInput == nil { listInput = layer.statedInputShape }
                 if listInput == nil, layer.outputShape.isEmpty {
                     throw EngineError("\(spec.name): the input width is unknown; start the model with 'linear IN OUT' or load data first")
                 }

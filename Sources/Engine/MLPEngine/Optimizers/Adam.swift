@@ -5,7 +5,7 @@ import Foundation
 /// w -= lr/(1-β1ᵗ) · m / (√v/√(1-β2ᵗ) + eps). 1-β and the bias corrections are computed in
 /// Double from the values as given, as PyTorch computes them in Python.
 public final class Adam: OptimizerBase, Optimizer {
-    public let kind: String
+    public let name: String
     public let beta1: Hyper, beta2: Hyper, eps: Hyper, weightDecay: Hyper
     public let decoupled: Bool
 
@@ -16,12 +16,12 @@ public final class Adam: OptimizerBase, Optimizer {
         self.eps = Hyper(eps)
         self.weightDecay = Hyper(weightDecay)
         self.decoupled = decoupled
-        kind = decoupled ? "adamw" : "adam"
+        name = decoupled ? "adamw" : "adam"
         super.init(learningRate: Float(lr), stateNames: ["exp_avg", "exp_avg_sq"])
     }
 
     public var spec: Spec {
-        Spec(kind, options: [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
+        Spec(name, options: [setting("lr", baseLearningRate), setting("beta1", beta1), setting("beta2", beta2),
                              setting("eps", eps), setting("weight_decay", weightDecay)])
     }
 

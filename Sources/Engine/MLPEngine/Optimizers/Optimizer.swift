@@ -3,7 +3,7 @@
 /// batch on the flat gradient buffer), never by the optimizer.
 public protocol Optimizer: AnyObject {
     /// The registry name ("sgd").
-    var kind: String { get }
+    var name: String { get }
     /// The optimizer as data, with its settings: what checkpoints store and the registry
     /// rebuilds it from (its text, `definition`, is "sgd lr=0.005 momentum=0.9").
     var spec: Spec { get }

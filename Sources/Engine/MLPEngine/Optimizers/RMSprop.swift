@@ -3,7 +3,7 @@
 /// b = μ·b + g/denominator and w -= lr·b, else w -= lr·g/denominator. 1-α is computed in
 /// Double from α as given and rounded once.
 public final class RMSprop: OptimizerBase, Optimizer {
-    public let kind = "rmsprop"
+    public let name = "rmsprop"
     public let alpha: Hyper, eps: Hyper, weightDecay: Hyper, momentum: Hyper
     public let centered: Bool
 
@@ -21,7 +21,7 @@ public final class RMSprop: OptimizerBase, Optimizer {
     }
 
     public var spec: Spec {
-        Spec(kind, options: [setting("lr", baseLearningRate), setting("alpha", alpha), setting("eps", eps),
+        Spec(name, options: [setting("lr", baseLearningRate), setting("alpha", alpha), setting("eps", eps),
                              setting("weight_decay", weightDecay), setting("momentum", momentum), ("centered", "\(centered)")])
     }
 

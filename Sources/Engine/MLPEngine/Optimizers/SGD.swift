@@ -1,7 +1,7 @@
 /// torch.optim.SGD: g = grad + weight_decay·w; with momentum μ, b = μ·b + (1-dampening)·g
 /// (b = g at the first step) and g = nesterov ? g + μ·b : b; then w -= lr·g.
 public final class SGD: OptimizerBase, Optimizer {
-    public let kind = "sgd"
+    public let name = "sgd"
     public let momentum: Hyper, dampening: Hyper, weightDecay: Hyper
     public let nesterov: Bool
 
@@ -20,7 +20,7 @@ public final class SGD: OptimizerBase, Optimizer {
         if dampening.exact != 0 { options.append(setting("dampening", dampening)) }
         if weightDecay.exact != 0 { options.append(setting("weight_decay", weightDecay)) }
         if nesterov { options.append(("nesterov", "true")) }
-        return Spec(kind, options: options)
+        return Spec(name, options: options)
     }
 
     public func step() {

@@ -89,7 +89,7 @@ extension Sequential {
         let x = sample.count == inputWidth ? Tensor(shape: [1] + inputShape, values: sample) : Tensor(rows: 1, cols: sample.count, values: sample)
         let out = forward(x)
         var p = Array(UnsafeBufferPointer(start: out.data, count: out.cols))
-        switch layers.last?.kind {
+        switch layers.last?.name {
         case "softmax": break
         case "log_softmax": p = p.map { Foundation.exp($0) }
         default:

@@ -11,7 +11,7 @@ final class GELU: ElementwiseLayer {
         self.tanhForm = tanhForm
         super.init(kind: "gelu", shape: shape)
     }
-    override var spec: Spec { Spec(kind, options: tanhForm ? [("approximate", "tanh")] : []) }
+    override var spec: Spec { Spec(name, options: tanhForm ? [("approximate", "tanh")] : []) }
 
     private static let k: Float = (2 / Float.pi).squareRoot()
     private static let c: Float = 0.044715
@@ -68,7 +68,7 @@ final class ELU: ElementwiseLayer {
         self.alpha = alpha
         super.init(kind: "elu", shape: shape)
     }
-    override var spec: Spec { Spec(kind, options: [("alpha", "\(alpha)")]) }
+    override var spec: Spec { Spec(name, options: [("alpha", "\(alpha)")]) }
     override func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { y[i] = x[i] > 0 ? x[i] : alpha * expm1f(x[i]) }
     }
@@ -87,7 +87,7 @@ final class Softplus: ElementwiseLayer {
         self.threshold = threshold
         super.init(kind: "softplus", shape: shape)
     }
-    override var spec: Spec { Spec(kind, options: [("beta", "\(beta)"), ("threshold", "\(threshold)")]) }
+    override var spec: Spec { Spec(name, options: [("beta", "\(beta)"), ("threshold", "\(threshold)")]) }
     override func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { y[i] = beta * x[i] > threshold ? x[i] : log1pf(expf(beta * x[i])) / beta }
     }

@@ -8,7 +8,7 @@ final class Swish: ElementwiseLayer {
         self.beta = beta
         super.init(kind: "swish", shape: shape)
     }
-    override var spec: Spec { Spec(kind, options: [("beta", "\(beta)")]) }
+    override var spec: Spec { Spec(name, options: [("beta", "\(beta)")]) }
     override func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { y[i] = x[i] / (1 + expf(-beta * x[i])) }
     }

@@ -4,7 +4,7 @@ import MLPEngine
 /// The focal loss of Lin et al. (2017) on logits: −(1 − p_t)^γ · log p_t, p_t the softmax
 /// probability of the target; γ = 0 is cross-entropy. Mean over the batch, or the sum.
 final class FocalLoss: Loss {
-    let kind = "focal"
+    let name = "focal"
     let gamma: Float
     let reduction: Reduction
     private var p: [Float] = []

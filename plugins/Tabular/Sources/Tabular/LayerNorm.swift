@@ -4,7 +4,7 @@ import MLPEngine
 /// torch.nn.LayerNorm over each sample's features: y = (x − mean) / sqrt(var + eps) · weight + bias,
 /// with the biased variance, weight starting at 1 and bias at 0.
 final class LayerNorm: Layer {
-    let kind = "layer_norm"
+    let name = "layer_norm"
     let width: Int
     let eps: Float
     let weight: Parameter
@@ -26,7 +26,7 @@ final class LayerNorm: Layer {
         bias.value.fill(0)
     }
 
-    var spec: Spec { Spec(kind, options: [("eps", "\(eps)")]) }
+    var spec: Spec { Spec(name, options: [("eps", "\(eps)")]) }
     var outputShape: [Int] { [width] }
     var parameters: [Parameter] { [weight, bias] }
 

@@ -3,7 +3,7 @@ import MLPEngine
 /// Lion (Chen et al., 2023): c = β1·m + (1 − β1)·g; w −= lr·(sign(c) + weight_decay·w);
 /// m = β2·m + (1 − β2)·g. One buffer a parameter; lr is usually 3-10× smaller than Adam's.
 final class Lion: OptimizerBase, Optimizer {
-    let kind = "lion"
+    let name = "lion"
     let beta1: Hyper, beta2: Hyper, weightDecay: Hyper
 
     init(lr: Double, beta1: Double, beta2: Double, weightDecay: Double) {
