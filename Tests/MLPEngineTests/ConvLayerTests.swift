@@ -173,7 +173,7 @@ final class ConvLayerTests: XCTestCase {
             do {
                 _ = try Sequential.build(specs, inputShape: input, random: RandomGenerator(seed: 0))
                 return "built"
-            } catch { return "\(error)" }
+            } catch let e as LayerBuildError { return e.shellText } catch { return "\(error)" }
         }
         let lenetTop = [Spec("conv2d", args: ["1", "6", "5"], options: [("padding", "2")]), Spec("maxpool2d", args: ["2"]),
                         Spec("conv2d", args: ["6", "16", "5"]), Spec("maxpool2d", args: ["2"]), Spec("flatten")]
@@ -185,6 +185,10 @@ final class ConvLayerTests: XCTestCase {
         XCTAssertTrue(flat.contains("[784]"), flat)
         let unknown = error([Spec("conv2d", args: ["1", "6", "5"])], input: nil)
         XCTAssertTrue(unknown.contains("load image data first"), unknown)
+        // A Swift program is told what is wrong; only the shell tells what to type.
+        XCTAssertThrowsError(try Sequential.build([Spec("conv2d", args: ["1", "6", "5"])], inputShape: nil, random: RandomGenerator(seed: 0))) {
+            XCTAssertEqual("\($0)", "conv2d 1 6 5: the input's shape is unknown")
+        }
         let big = error([Spec("conv2d", args: ["1", "6", "30"])], input: [1, 28, 28])
         XCTAssertTrue(big.contains("does not fit"), big)
         let bn = error(lenetTop + [Spec("batchnorm1d", args: ["300"])], input: [1, 28, 28])

@@ -36,7 +36,7 @@ public final class Interpreter {
                 try execute(statement, location: location)
             }
         } catch let e as EngineError {
-            throw ShellError(e.message, at: location)
+            throw ShellError(e.shellText, at: location)
         } catch let e as SQLiteError {
             // The run history's own errors are the statement's too.
             throw ShellError(e.message, at: location)
@@ -178,8 +178,8 @@ public final class Interpreter {
             return model
         } catch let e as LayerBuildError {
             // An empty block is reported at its 'end'.
-            guard e.index < locations.count else { throw EngineError(e.message) }
-            throw ShellError(e.message, at: locations[e.index])
+            guard e.index < locations.count else { throw EngineError(e.shellText) }
+            throw ShellError(e.shellText, at: locations[e.index])
         }
     }
 }

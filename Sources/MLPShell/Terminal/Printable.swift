@@ -33,7 +33,7 @@ func errorLine(_ error: Error) -> String {
     case let e as ShellError:
         let text = ShellError(printable(shortened(e.message)), at: e.location.map { SourceLocation(file: printable(shortened($0.file)), line: $0.line) })
         return "\(text)\n"
-    case let e as EngineError: return "error: \(printable(shortened(e.message)))\n"
+    case let e as EngineError: return "error: \(printable(shortened(e.shellText)))\n"
     default: return "error: \(printable(shortened("\(error)")))\n"
     }
 }

@@ -60,7 +60,8 @@ public func makeElementwise(_ args: LayerArguments, kind: String,
                      _ make: ([Int]) throws -> Layer) throws -> Layer {
     try args.expectPositional(atMost: 0, usage: kind)
     guard let shape = args.inputShape else {
-        throw EngineError("\(kind): the input's shape is unknown: load data first ('data train mnist'), or begin the model with a layer that says its input ('linear 784 120')")
+        throw EngineError("\(kind): the input's shape is unknown",
+                          hint: "load data first ('data train mnist'), or begin the model with a layer that says its input ('linear 784 120')")
     }
     return try make(shape)
 }

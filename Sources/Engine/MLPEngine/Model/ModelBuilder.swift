@@ -3,7 +3,10 @@
 public struct LayerBuildError: Error, CustomStringConvertible {
     public let index: Int
     public let message: String
+    /// What to type at mlpsh's prompt to put it right (see EngineError.hint).
+    public var hint: String? = nil
     public var description: String { message }
+    public var shellText: String { hint.map { "\(message): \($0)" } ?? message }
 }
 
 extension Sequential {
@@ -74,7 +77,7 @@ public final class LayerListBuilder {
                 layers.append(layer)
                 shape = layer.outputShape
             } catch let e as EngineError {
-                throw LayerBuildError(index: index, message: e.message)
+                throw LayerBuildError(index: index, message: e.message, hint: e.hint)
             }
             index += spec.flattened.count
         }

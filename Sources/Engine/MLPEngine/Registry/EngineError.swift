@@ -1,9 +1,16 @@
 /// An error a user can act on. `message` is one sentence saying what was wrong and what was
-/// expected; the shell adds the file and line.
+/// expected, in the engine's terms; `hint`, when there is one, says what to type at mlpsh's
+/// prompt to put it right, and only the shell shows it (`shellText`), adding the file and line.
 public struct EngineError: Error, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    public let hint: String?
+    public init(_ message: String, hint: String? = nil) {
+        self.message = message
+        self.hint = hint
+    }
     public var description: String { message }
+    /// The message with its hint, as the shell prints it.
+    public var shellText: String { hint.map { "\(message): \($0)" } ?? message }
 }
 
 /// The known name nearest to `name` by edit distance, when it is near enough to be a likely typo.

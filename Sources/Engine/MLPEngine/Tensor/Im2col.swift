@@ -140,7 +140,7 @@ public struct ConvGeometry: Equatable, Sendable {
 
 /// Reads the [C, H, W] a spatial layer needs from the shape the layer before gives.
 func spatialShape(_ shape: [Int]?, layer: String) throws -> (c: Int, h: Int, w: Int) {
-    guard let shape else { throw EngineError("\(layer): the input's shape is unknown: load image data first ('data train mnist')") }
+    guard let shape else { throw EngineError("\(layer): the input's shape is unknown", hint: "load image data first ('data train mnist')") }
     guard shape.count == 3 else {
         throw EngineError("\(layer) needs images [C, H, W], but the layer before gives \(shape) (a flatten or linear layer comes after the convolutions)")
     }

@@ -53,7 +53,7 @@ public final class Trainer {
     /// appended to `history` and handed to `hooks.epochEnded`. Numbering goes on from the history.
     @discardableResult
     public func fit(_ train: Dataset, test: Dataset? = nil, epochs: Int, batch: Int, shuffle: Bool) throws -> FitOutcome {
-        guard let optimizer else { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
+        guard let optimizer else { throw EngineError("no optimizer chosen", hint: "use 'optim sgd lr=0.01' (see 'help optim')") }
         guard train.count > 0 else { throw EngineError("the training set is empty") }
         try checkFit(train, name: "train")
         if let test { try checkFit(test, name: "test") }
@@ -95,7 +95,7 @@ public final class Trainer {
     /// gradient is the whole batch's mean gradient. The batch loss, the correct count and a
     /// stop are summed too, so every process decides alike.
     public func trainEpoch(_ loader: BatchLoader, epoch: Int, shuffle: Bool) throws -> (loss: Double, accuracy: Double) {
-        guard let optimizer else { throw EngineError("no optimizer chosen: use 'optim sgd lr=0.01' (see 'help optim')") }
+        guard let optimizer else { throw EngineError("no optimizer chosen", hint: "use 'optim sgd lr=0.01' (see 'help optim')") }
         model.isTraining = true
         loader.start(shuffle: shuffle, random: random)
         if shuffle { parallel.shareOrder(loader) }
