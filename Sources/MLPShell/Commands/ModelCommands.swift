@@ -4,7 +4,7 @@ func modelCommands() -> [Command] {
     [
         Command(name: "model", group: "Model", usage: "model ... end",
                 summary: "defines the model: one layer a line, then 'end'",
-                details: "Each line is a layer from the registry ('help linear'). 'linear OUT' takes its input width from\nthe layer before, or from the 'train' data; 'linear IN OUT' states it.",
+                details: "Each line is a layer from the registry ('help linear'). 'linear OUT' takes its input width from\nthe layer before, or from the 'train' data; 'linear IN OUT' states it. Blocks nest, each closed\nby its own 'end': residual LAYERS [shortcut LAYERS] end; concat LAYERS branch LAYERS ... end.",
                 example: "model\n  linear 784 120\n  relu\n  linear 120 10\nend",
                 run: { _, _, _ in }),
         Command(name: "summary", group: "Model", usage: "summary",

@@ -110,6 +110,6 @@ extension AvgPool2d {
                                   OptionSpec("padding", "0", "zeros on each side, at most K/2: N, or H,W"),
                                   .ceilMode,
                                   OptionSpec("count_include_pad", "true", "whether the padding's zeros count in the mean")],
-            details: "K is N or H,W. The output is (H + 2·P − K)/S + 1 a side, rounded down (up with ceil_mode, as PyTorch).",
+            details: "K is N or H,W. The output is (H + 2·P − K)/S + 1 a side, rounded down (up with ceil_mode,\nas PyTorch).",
             example: "avgpool2d 2", make: AvgPool2d.make)
 }

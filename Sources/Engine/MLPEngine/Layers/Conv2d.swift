@@ -300,6 +300,6 @@ extension Conv2d {
                                           OptionSpec("dilation", "1", "spacing between kernel taps: N, or H,W"),
                                           OptionSpec("groups", "1", "channel groups: IN and OUT split in G (G = IN = OUT: depthwise)"),
                                           OptionSpec("bias", "true", "add a bias per output channel")],
-            details: "K is N or H,W. W is [OUT, IN/G, KH, KW] and b is [OUT], initialised as PyTorch's (uniform, fan_in = IN/G·KH·KW).\nThe output is [OUT, (H + 2·PH − DH·(KH−1) − 1)/SH + 1, (W + 2·PW − DW·(KW−1) − 1)/SW + 1]; padding=same keeps\nH and W (the odd zero after, as PyTorch). Square, undilated, ungrouped layers run on direct SIMD kernels;\nthe others are lowered to matrix products (im2col).",
+            details: "K is N or H,W. W is [OUT, IN/G, KH, KW] and b is [OUT], initialised as PyTorch's (uniform,\nfan_in = IN/G·KH·KW). The output is [OUT, (H + 2·PH − DH·(KH−1) − 1)/SH + 1, (W + ...)/SW + 1];\npadding=same keeps H and W (the odd zero after, as PyTorch). Square, undilated, ungrouped layers\nrun on direct SIMD kernels; the others are lowered to matrix products (im2col).",
             example: "conv2d 1 6 5 padding=2", make: Conv2d.make)
 }

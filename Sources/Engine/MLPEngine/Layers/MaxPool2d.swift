@@ -125,6 +125,6 @@ extension MaxPool2d {
                                   OptionSpec("padding", "0", "implicit -inf on each side, at most K/2: N, or H,W"),
                                   OptionSpec("dilation", "1", "spacing between the window's taps: N, or H,W"),
                                   .ceilMode],
-            details: "K is N or H,W. The output is (H + 2·P − D·(K−1) − 1)/S + 1 a side, rounded down (up with ceil_mode, as PyTorch).",
+            details: "K is N or H,W. The output is (H + 2·P − D·(K−1) − 1)/S + 1 a side, rounded down (up with\nceil_mode, as PyTorch).",
             example: "maxpool2d 2", make: MaxPool2d.make)
 }

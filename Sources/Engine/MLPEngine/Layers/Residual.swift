@@ -69,7 +69,7 @@ public final class Residual: Layer {
     public static let entry = RegistryEntry<LayerFactory>(
         name: "residual", summary: "body(x) + shortcut(x): a ResNet block (the shortcut is x when absent)",
         usage: "LAYERS [shortcut LAYERS] end",
-        details: "A block over lines: its body's layers, then optionally 'shortcut' and the shortcut's layers, then\n'end'. Body and shortcut must give the same shape. Weights are named N.body.I.… and N.shortcut.I.…,\nas a PyTorch module with body and shortcut nn.Sequential attributes. Blocks nest.",
+        details: "A block over lines: its body's layers, then optionally 'shortcut' and the shortcut's layers,\nthen 'end'. Body and shortcut must give the same shape. Weights are named N.body.I.… and\nN.shortcut.I.…, as a PyTorch module with body and shortcut nn.Sequential attributes. Blocks nest.",
         example: "residual\n  conv2d 8 8 3 padding=1\n  relu\n  conv2d 8 8 3 padding=1\nend",
         separator: "shortcut", make: make)
 
