@@ -160,6 +160,10 @@ final class RoundTripTests: XCTestCase {
 
     private func checkRoundTrip(_ spec: Spec, shape: [Int], registries: Registries, file: StaticString = #filePath, line: UInt = #line) throws {
         let model = try build(spec, shape, registries)
+        // What a model says it is builds the same model: example → build → spec → build.
+        let rebuilt = try Sequential.build(model.specs, inputShape: shape, registries: registries, random: RandomGenerator(seed: 3))
+        XCTAssertEqual(rebuilt.specs, model.specs, "\(spec.text) on \(shape)", file: file, line: line)
+        XCTAssertEqual(rebuilt.namedParameters.map(\.0), model.namedParameters.map(\.0), file: file, line: line)
         // Weights that are not the initial ones, and buffers moved off theirs.
         for (i, p) in model.parameters.enumerated() {
             for j in 0..<p.count { p.value.data[j] = Float((i * 31 + j) % 17) * 0.125 - 1 }
