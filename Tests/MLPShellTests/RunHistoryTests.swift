@@ -36,7 +36,7 @@ final class RunHistoryTests: XCTestCase {
         XCTAssertEqual(back.status, "finished")
         XCTAssertEqual(back.epochs.count, 1)
         XCTAssertTrue(back.epochs[0].trainLoss.isNaN)
-        XCTAssertEqual(try again.database.run("PRAGMA user_version").first?.first?.integer, 1)
+        XCTAssertEqual(try again.database.run("PRAGMA user_version").first?.first?.integer, 2)
         XCTAssertEqual(try again.database.run("PRAGMA journal_mode").first?.first?.text, "wal")
         XCTAssertThrowsError(try again.remove(id + 1))
     }

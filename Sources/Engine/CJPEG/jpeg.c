@@ -44,6 +44,12 @@ static void on_progress(j_common_ptr info) {
 int mlpsh_jpeg_decode_grey(const unsigned char *data, size_t size, size_t max_pixels,
                            unsigned char **pixels, int *width, int *height,
                            char *message, size_t message_size) {
+    return mlpsh_jpeg_decode(data, size, max_pixels, 1, pixels, width, height, message, message_size);
+}
+
+int mlpsh_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixels, int channels,
+                      unsigned char **pixels, int *width, int *height,
+                      char *message, size_t message_size) {
     struct jpeg_decompress_struct info;
     struct failure f;
     unsigned char *volatile out = NULL;
@@ -76,9 +82,9 @@ int mlpsh_jpeg_decode_grey(const unsigned char *data, size_t size, size_t max_pi
         jpeg_destroy_decompress(&info);
         return -1;
     }
-    info.out_color_space = JCS_GRAYSCALE;
+    info.out_color_space = channels == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_start_decompress(&info);
-    size_t stride = info.output_width;
+    size_t stride = (size_t)info.output_width * (size_t)info.output_components;
     out = malloc(stride * info.output_height);
     if (!out) {
         snprintf(message, message_size, "out of memory");

@@ -59,16 +59,22 @@ func historyChart(_ what: String, _ history: [EpochResult], requireEpochs: Bool 
         guard let l = r.testLoss, let a = r.testAccuracy else { return nil }
         return (Double(r.epoch) + 1, isLoss ? l : a * 100)
     }
+    let val = history.compactMap { r -> (x: Double, y: Double)? in
+        guard let l = r.valLoss, let a = r.valAccuracy else { return nil }
+        return (Double(r.epoch) + 1, isLoss ? l : a * 100)
+    }
+    if !val.isEmpty { series.append(Chart.Series(name: "val", points: val, dashed: true)) }
     if !test.isEmpty { series.append(Chart.Series(name: "test", points: test, dashed: true)) }
     let chart = Chart(title: isLoss ? "Loss" : "Accuracy", xLabel: "epoch", yLabel: isLoss ? "loss" : "accuracy (%)", series: series)
     guard !chart.isEmpty else { throw EngineError("nothing to plot: the history's \(what) values are not finite numbers") }
     return chart
 }
 
-/// One row an epoch: epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds.
+/// One row an epoch: epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,val_loss,val_acc.
 func historyCSV(_ history: [EpochResult]) -> String {
-    var out = csvHeader
-    for r in history { out += csvRow(r) }
+    let val = history.contains { $0.valLoss != nil }
+    var out = csvHeader(validation: val)
+    for r in history { out += csvRow(r, validation: val) }
     return out
 }
 
@@ -81,10 +87,17 @@ func alignedTable(_ csv: String) -> String {
     }.joined(separator: "\n") + "\n"
 }
 
-let csvHeader = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n"
+/// The walkthrough's columns; with a validation set, val_loss and val_acc after them, so the
+/// others keep their places.
+func csvHeader(validation: Bool) -> String {
+    "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds" + (validation ? ",val_loss,val_acc" : "") + "\n"
+}
 
-func csvRow(_ r: EpochResult) -> String {
+func csvRow(_ r: EpochResult, validation: Bool) -> String {
     let tl = r.testLoss.map { String(format: "%.5f", $0) } ?? ""
     let ta = r.testAccuracy.map { String(format: "%.4f", $0) } ?? ""
-    return String(format: "%d,%.6f,%.4f,", r.epoch, r.trainLoss, r.trainAccuracy) + "\(tl),\(ta),\(r.learningRate)," + String(format: "%.3f\n", r.seconds)
+    let vl = r.valLoss.map { String(format: "%.5f", $0) } ?? ""
+    let va = r.valAccuracy.map { String(format: "%.4f", $0) } ?? ""
+    return String(format: "%d,%.6f,%.4f,", r.epoch, r.trainLoss, r.trainAccuracy) + "\(tl),\(ta),\(r.learningRate)," + String(format: "%.3f", r.seconds)
+        + (validation ? ",\(vl),\(va)\n" : "\n")
 }

@@ -30,14 +30,18 @@ func trainingCommands() -> [Command] {
                     try expectArguments(inv, 1...1, usage: "schedule NAME [KEY=VALUE ...]")
                     s.schedule = try s.registries.schedules.make(inv.componentSpec)
                 }),
-        Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true] [log=FILE.csv] [name=TEXT] [tensorboard=DIR]",
+        Command(name: "train", group: "Training", usage: "train epochs=N batch=B [shuffle=true] [log=FILE.csv] [name=TEXT] [tensorboard=DIR] [clip=NORM] [early_stop=N] [monitor=val_loss] [save_best=FILE]",
                 summary: "trains on 'train', evaluating on 'test' after each epoch when it is loaded",
-                details: "Prints one line an epoch:\n  epoch: 0,train_loss:2.157364,train_acc:46.7%,test_loss:1.83506,test_acc:63.7%\nthen Done. train_loss is the mean of the batch losses and train_acc is counted on the batches as\nthey are trained; the test half appears only when a 'test' data set is loaded. Epochs go on\ncounting from the last train. Ctrl-C stops after the current batch, keeping the finished epochs.\nUnder mpirun (mpirun -np N mlpsh FILE.mlp), B is the global batch: each rank trains on its share\nand the gradients are summed (one allreduce a batch), so the epochs are one process's epochs.\nEvery train is recorded in the run history with its settings and epochs: see 'runs'.",
+                details: "Prints one line an epoch:\n  epoch: 0,train_loss:2.157364,train_acc:46.7%,test_loss:1.83506,test_acc:63.7%\nthen Done. train_loss is the mean of the batch losses and train_acc is counted on the batches as\nthey are trained; val_loss and val_acc appear when a 'val' set is loaded (data val from=train\nfraction=0.1), the test half when a 'test' set is. Epochs go on counting from the last train.\nearly_stop=N stops after N epochs without a better monitor figure and names the best epoch;\nsave_best=FILE keeps that epoch's weights, history and optimizer state (load + train resumes). Ctrl-C stops after the current batch, keeping the finished epochs.\nUnder mpirun (mpirun -np N mlpsh FILE.mlp), B is the global batch: each rank trains on its share\nand the gradients are summed (one allreduce a batch), so the epochs are one process's epochs.\nEvery train is recorded in the run history with its settings and epochs: see 'runs'.",
                 options: [OptionSpec("epochs", "1", "how many epochs"), OptionSpec("batch", "64", "samples a batch"),
                           OptionSpec("shuffle", "false", "a new random order each epoch, from the seed"),
                           OptionSpec("log", "", "a CSV file that gets one row an epoch (see 'history')"),
                           OptionSpec("name", "", "names the run in the run history (see 'runs')"),
-                          OptionSpec("tensorboard", "", "a folder for TensorBoard event files: loss/train, loss/test, accuracy/train, accuracy/test, lr")],
+                          OptionSpec("tensorboard", "", "a folder for TensorBoard event files: loss/train, loss/val, loss/test, accuracy/..., lr"),
+                          OptionSpec("clip", "", "scale the gradients so their global L2 norm is at most this (clip_grad_norm_)"),
+                          OptionSpec("early_stop", "", "stop after N epochs without improvement of monitor"),
+                          OptionSpec("monitor", "", "val_loss, val_acc, test_loss or test_acc (val_loss with a val set, else test_loss)"),
+                          OptionSpec("save_best", "", "a file that keeps the best epoch's weights, history and optimizer state")],
                 example: "train epochs=50 batch=64 shuffle=true log=run.csv", run: train),
         Command(name: "test", group: "Training", usage: "test [batch=B]",
                 summary: "evaluates on 'test': test_loss:...,test_acc:...%",
@@ -190,6 +194,18 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
     var logStarted = false
     let trainer = try makeTrainer(s)
     let data = try s.requireDataset("train")
+    let validation = s.datasets["val"], test = s.datasets["test"]
+    if o.has("clip") {
+        let clip = try o.double("clip", min: 0, minExclusive: true)
+        trainer.clipNorm = clip
+    }
+    let bestFile = o.has("save_best") ? o.string("save_best") : nil
+    if let bestFile { try checkWritableFolder(bestFile) }
+    if o.has("early_stop") || bestFile != nil || o.has("monitor") {
+        let patience = o.has("early_stop") ? try o.int("early_stop", min: 1, max: 1_000_000) : nil
+        let monitor = o.has("monitor") ? o.string("monitor") : (validation != nil ? "val_loss" : test != nil ? "test_loss" : "train_loss")
+        trainer.earlyStopping = EarlyStopping(monitor: monitor, patience: patience)
+    }
     if let warning = outputWarning(model: trainer.model, loss: trainer.loss) { s.console.writeError("warning: \(warning)\n") }
     let progress = ProgressReporter(console: s.console, samplesPerEpoch: data.count)
     let runName = o.has("name") ? o.string("name") : ""
@@ -217,6 +233,8 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         s.console.print(result.line)
         if let events {
             var scalars: [(tag: String, value: Float)] = [("loss/train", Float(result.trainLoss)), ("accuracy/train", Float(result.trainAccuracy))]
+            if let l = result.valLoss { scalars.append(("loss/val", Float(l))) }
+            if let a = result.valAccuracy { scalars.append(("accuracy/val", Float(a))) }
             if let l = result.testLoss { scalars.append(("loss/test", Float(l))) }
             if let a = result.testAccuracy { scalars.append(("accuracy/test", Float(a))) }
             scalars.append(("lr", result.learningRate))
@@ -225,19 +243,34 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         // The log: written whole (header and the first row) at the first epoch, then a row appended an epoch.
         guard let log else { return }
         if logStarted {
-            try AtomicFile.append(csvRow(result), to: log)
+            try AtomicFile.append(csvRow(result, validation: validation != nil), to: log)
         } else {
-            try AtomicFile.write(csvHeader + trainer.history[loggedFrom...].map(csvRow).joined(), to: log)
+            try AtomicFile.write(csvHeader(validation: validation != nil)
+                                 + trainer.history[loggedFrom...].map { csvRow($0, validation: validation != nil) }.joined(), to: log)
             logStarted = true
+        }
+    }
+    if let bestFile {
+        // The best epoch so far, written whole and atomically: weights, history and what resuming needs.
+        trainer.hooks.bestEpoch = { [unowned trainer] _ in
+            try Checkpoint.file(model: trainer.model, history: trainer.history, loss: trainer.loss, optimizer: trainer.optimizer,
+                                schedule: trainer.schedule, random: trainer.random, training: true, version: mlpshVersion).write(to: bestFile)
+            s.runs.wrote(bestFile)
         }
     }
     defer {
         progress.clear()
         s.history = trainer.history
     }
-    switch try trainer.fit(data, test: s.datasets["test"], epochs: epochs, batch: batch, shuffle: shuffle) {
+    switch try trainer.fit(data, validation: validation, test: test, epochs: epochs, batch: batch, shuffle: shuffle) {
     case .finished:
         status = "finished"
+        s.console.print("Done")
+    case .stoppedEarly(let best, let monitor, let patience):
+        status = "finished"
+        let value = trainer.history.first { $0.epoch == best }?.value(of: monitor)?.value
+        let shown = value.map { monitor.hasSuffix("acc") ? String(format: "%.1f%%", $0 * 100) : String(format: "%.5f", $0) } ?? "?"
+        s.console.print("stopped early: \(monitor) has not improved for \(patience) epoch\(patience == 1 ? "" : "s"); the best was epoch \(best) (\(monitor) \(shown))\(bestFile.map { ", saved in \(printable($0))" } ?? "")")
         s.console.print("Done")
     case .interrupted(let e, let done, let of):
         status = "interrupted"

@@ -62,6 +62,11 @@ final class RunStore {
         CREATE TABLE files (
             run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, path TEXT NOT NULL, written REAL NOT NULL);
         """,
+        // 0.6: the validation set's figures.
+        """
+        ALTER TABLE epochs ADD COLUMN val_loss REAL;
+        ALTER TABLE epochs ADD COLUMN val_acc REAL;
+        """,
     ]
 
     /// Opens the store to read it only (runs, runs show, compare, plot runs=): nothing is
@@ -175,10 +180,14 @@ final class RunStore {
     }
 
     func addEpoch(_ run: Int64, _ e: EpochResult) throws {
-        try database.run("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        try database.run("""
+            INSERT OR REPLACE INTO epochs (run, epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds, val_loss, val_acc)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
                          [.integer(run), .integer(Int64(e.epoch)), .real(e.trainLoss), .real(e.trainAccuracy),
                           e.testLoss.map { .real($0) } ?? .null, e.testAccuracy.map { .real($0) } ?? .null,
-                          .real(Double(e.learningRate)), .real(e.seconds)])
+                          .real(Double(e.learningRate)), .real(e.seconds),
+                          e.valLoss.map { .real($0) } ?? .null, e.valAccuracy.map { .real($0) } ?? .null])
     }
 
     func end(_ run: Int64, status: String, seconds: Double) throws {
@@ -213,10 +222,11 @@ final class RunStore {
                     datasets: row[14].text ?? "", files: [])
         r.files = try database.run("SELECT path FROM files WHERE run = ? ORDER BY written", [.integer(id)]).compactMap { $0[0].text }
         r.epochs = try database.run("""
-            SELECT epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds FROM epochs WHERE run = ? ORDER BY epoch
+            SELECT epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds, val_loss, val_acc FROM epochs WHERE run = ? ORDER BY epoch
             """, [.integer(id)]).map { e in
             EpochResult(epoch: Int(e[0].integer ?? 0), trainLoss: e[1].real ?? .nan, trainAccuracy: e[2].real ?? .nan,
-                        testLoss: e[3].real, testAccuracy: e[4].real, learningRate: Float(e[5].real ?? 0), seconds: e[6].real ?? 0)
+                        testLoss: e[3].real, testAccuracy: e[4].real, learningRate: Float(e[5].real ?? 0), seconds: e[6].real ?? 0,
+                        valLoss: e[7].real, valAccuracy: e[8].real)
         }
         return r
     }

@@ -9,4 +9,9 @@ int mlpsh_jpeg_decode_grey(const unsigned char *data, size_t size, size_t max_pi
                            unsigned char **pixels, int *width, int *height,
                            char *message, size_t message_size);
 
+/// The same, to `channels` (1: grey, 3: RGB) interleaved values a pixel.
+int mlpsh_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixels, int channels,
+                      unsigned char **pixels, int *width, int *height,
+                      char *message, size_t message_size);
+
 void mlpsh_jpeg_free(unsigned char *pixels);

@@ -9,6 +9,8 @@ private struct HistoryRow: Codable {
     var test_acc: Double?
     var lr: Double?
     var seconds: Double?
+    var val_loss: Double?
+    var val_acc: Double?
 }
 
 public enum HistoryCoding {
@@ -21,7 +23,8 @@ public enum HistoryCoding {
     public static func json(_ history: [EpochResult]) throws -> String {
         let rows = history.map {
             HistoryRow(epoch: $0.epoch, train_loss: $0.trainLoss, train_acc: $0.trainAccuracy, test_loss: $0.testLoss,
-                       test_acc: $0.testAccuracy, lr: Double($0.learningRate), seconds: $0.seconds)
+                       test_acc: $0.testAccuracy, lr: Double($0.learningRate), seconds: $0.seconds,
+                       val_loss: $0.valLoss, val_acc: $0.valAccuracy)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -45,7 +48,8 @@ public enum HistoryCoding {
         }
         return rows.map {
             EpochResult(epoch: $0.epoch, trainLoss: $0.train_loss, trainAccuracy: $0.train_acc, testLoss: $0.test_loss,
-                        testAccuracy: $0.test_acc, learningRate: Float($0.lr ?? 0), seconds: $0.seconds ?? 0)
+                        testAccuracy: $0.test_acc, learningRate: Float($0.lr ?? 0), seconds: $0.seconds ?? 0,
+                        valLoss: $0.val_loss, valAccuracy: $0.val_acc)
         }
     }
 }

@@ -16,6 +16,9 @@ public struct Arguments {
     /// Builds the block's list `section` (an index into `blocks`) on an input of the given
     /// shape, counted against the model's limits; errors name the nested layer's line.
     private let buildList: (Int, [Int]?) throws -> [Layer]
+    /// Where a factory says what it left out or changed (a dataset's skipped files); the shell
+    /// prints it as a warning.
+    public var warn: (String) -> Void = { _ in }
 
     public init(positional: [String] = [], options: Options, inputShape: [Int]? = nil, random: RandomGenerator = RandomGenerator(seed: 0),
                 limits: ModelLimits = .standard, blocks: [[Spec]] = [], registries: Registries = .shared,

@@ -11,7 +11,7 @@ extension Registries {
         ])
         try losses.register([CrossEntropy.entry, NLL.entry, MSE.entry])
         try optimizers.register([SGD.entry, Adam.entry, Adam.decoupledEntry, RMSprop.entry])
-        try datasets.register([MNISTLoader.entry, MNISTLoader.fashionEntry, SyntheticData.entry])
+        try datasets.register([MNISTLoader.entry, MNISTLoader.fashionEntry, SyntheticData.entry, ImageFolder.entry])
         try schedules.register([Schedule.noneEntry, Schedule.stepEntry, Schedule.cosineEntry])
         try initializers.register([InitScheme.defaultEntry, InitScheme.xavierUniformEntry, InitScheme.kaimingNormalEntry,
                                    InitScheme.orthogonalEntry])

@@ -94,15 +94,18 @@ public final class Registry<Factory>: RegistryKind {
     /// where the kind needs them.
     public func make<Component>(_ spec: Spec, inputShape: [Int]? = nil, random: RandomGenerator = RandomGenerator(seed: 0),
                                 limits: ModelLimits = .standard, registries: Registries = .shared,
-                                buildList: ((Int, [Int]?) throws -> [Layer])? = nil) throws -> Component
+                                buildList: ((Int, [Int]?) throws -> [Layer])? = nil,
+                                warn: @escaping (String) -> Void = { _ in }) throws -> Component
     where Factory == (Arguments) throws -> Component {
         let entry = try lookup(spec.name)
         if entry.separator == nil, !spec.blocks.isEmpty {
             throw EngineError("\(spec.name) is a \(kind), not a block: it holds no layers")
         }
         let options = try Options(spec.optionValues, specs: entry.options, owner: owner(spec.name))
-        return try entry.make(Arguments(positional: spec.args, options: options, inputShape: inputShape, random: random, limits: limits,
-                                        blocks: spec.blocks, registries: registries, buildList: buildList))
+        var arguments = Arguments(positional: spec.args, options: options, inputShape: inputShape, random: random, limits: limits,
+                                  blocks: spec.blocks, registries: registries, buildList: buildList)
+        arguments.warn = warn
+        return try entry.make(arguments)
     }
 }
 

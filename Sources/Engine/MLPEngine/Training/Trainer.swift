@@ -48,15 +48,36 @@ public final class Trainer {
     /// Checks that `data` fits the model: its sample size and its number of classes.
     public func checkFit(_ data: Dataset, name: String) throws { try model.checkFit(data, name: name) }
 
+    /// Clips the gradients before each update so their global L2 norm is at most this
+    /// (torch.nn.utils.clip_grad_norm_); nil: no clipping.
+    public var clipNorm: Double?
+    /// Stops when an epoch figure stops improving, and tells `hooks.bestEpoch` of each best.
+    public var earlyStopping: EarlyStopping?
+
     /// Trains `epochs` more epochs on `train`, in batches of `batch` (a new order each epoch
-    /// when `shuffle`), evaluating on `test` after each when given. Each finished epoch is
-    /// appended to `history` and handed to `hooks.epochEnded`. Numbering goes on from the history.
+    /// when `shuffle`), evaluating on `validation` and `test` after each when given. Each
+    /// finished epoch is appended to `history` and handed to `hooks.epochEnded`. Numbering goes
+    /// on from the history.
     @discardableResult
-    public func fit(_ train: Dataset, test: Dataset? = nil, epochs: Int, batch: Int, shuffle: Bool) throws -> FitOutcome {
+    public func fit(_ train: Dataset, validation: Dataset? = nil, test: Dataset? = nil, epochs: Int, batch: Int,
+                    shuffle: Bool) throws -> FitOutcome {
         guard let optimizer else { throw EngineError("no optimizer chosen", hint: "use 'optim sgd lr=0.01' (see 'help optim')") }
         guard train.count > 0 else { throw EngineError("the training set is empty") }
         try checkFit(train, name: "train")
         if let test { try checkFit(test, name: "test") }
+        if let validation { try checkFit(validation, name: "val") }
+        if let stopping = earlyStopping {
+            guard let figure = EpochResult(epoch: 0, trainLoss: 0, trainAccuracy: 0, learningRate: 0, seconds: 0).value(of: stopping.monitor) else {
+                throw EngineError("monitor=\(stopping.monitor) is not one of val_loss, val_acc, test_loss, test_acc, train_loss, train_acc")
+            }
+            _ = figure
+            if stopping.monitor.hasPrefix("val_") && validation == nil {
+                throw EngineError("monitor=\(stopping.monitor) needs a validation set", hint: "split one off with 'data val from=train fraction=0.1'")
+            }
+            if stopping.monitor.hasPrefix("test_") && test == nil { throw EngineError("monitor=\(stopping.monitor) needs a test set") }
+        }
+        var best: (epoch: Int, value: Double)?
+        var sinceBest = 0
         try model.checkBatch(min(batch, train.count))
         try parallel.beginTraining(model, samples: train.count, testSamples: test?.count, batch: batch, epochs: epochs, shuffle: shuffle)
         let loader = BatchLoader(dataset: train, batchSize: batch)
@@ -70,6 +91,11 @@ public final class Trainer {
                 result.trainLoss = r.loss
                 result.trainAccuracy = r.accuracy
                 parallel.endEpoch(model)
+                if let validation {
+                    let v = try evaluate(validation, batch: batch)
+                    result.valLoss = v.loss
+                    result.valAccuracy = v.accuracy
+                }
                 if let test {
                     let t = try evaluate(test, batch: batch)
                     result.testLoss = t.loss
@@ -81,6 +107,17 @@ public final class Trainer {
             result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             history.append(result)
             try hooks.epochEnded?(result)
+            guard let stopping = earlyStopping, let (v, higher) = result.value(of: stopping.monitor), let value = v else { continue }
+            if best == nil || (higher ? value > best!.value : value < best!.value) {
+                best = (result.epoch, value)
+                sinceBest = 0
+                try hooks.bestEpoch?(result)
+            } else {
+                sinceBest += 1
+                if let patience = stopping.patience, sinceBest >= patience {
+                    return .stoppedEarly(best: best!.epoch, monitor: stopping.monitor, patience: patience)
+                }
+            }
         }
         return .finished
     }
@@ -133,6 +170,7 @@ public final class Trainer {
             if size > 0 { model.backward(gradient) }
             model.settleGradients()
             parallel.reduceGradients(model)
+            if let clipNorm { clipGradients(to: clipNorm) }
             try hooks.gradientsReady?(model)
             optimizer.step()
             lossSum += batchLoss
@@ -193,6 +231,22 @@ public final class Trainer {
             throw TrainingStop.interrupted(epoch: history.count, batches: passes, of: passes)
         }
         return (lossSum / Double(max(batches, 1)), Double(correct) / Double(max(dataset.count, 1)))
+    }
+
+    /// Scales the gradients so that their global L2 norm is at most `maxNorm`, as
+    /// torch.nn.utils.clip_grad_norm_: by maxNorm / (norm + 1e-6) when that is below 1.
+    /// Returns the norm before clipping.
+    @discardableResult
+    public func clipGradients(to maxNorm: Double) -> Double {
+        let g = model.gradientStorage.base, n = model.gradientStorage.count
+        var sum = 0.0
+        for i in 0..<n { sum += Double(g[i]) * Double(g[i]) }
+        let norm = sum.squareRoot(), coefficient = maxNorm / (norm + 1e-6)
+        if coefficient < 1 {
+            let c = Float(coefficient)
+            for i in 0..<n { g[i] *= c }
+        }
+        return norm
     }
 
     /// The rows whose largest output (the first, on ties, as torch.max) is the target.

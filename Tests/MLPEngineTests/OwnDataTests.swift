@@ -1,0 +1,56 @@
+import XCTest
+@testable import MLPEngine
+
+/// Image folders' resizing against PIL's numbers, and the validation split.
+final class OwnDataTests: XCTestCase {
+    private func bytes(_ text: String) -> [UInt8] { text.split(separator: " ").map { UInt8($0)! } }
+
+    /// (37x + 91y + 50c) mod 256, interleaved.
+    private func ramp(_ w: Int, _ h: Int, _ channels: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        for y in 0..<h { for x in 0..<w { for c in 0..<channels { out.append(UInt8((x * 37 + y * 91 + c * 50) % 256)) } } }
+        return out
+    }
+
+    /// PIL 13's Image.resize(..., Image.BILINEAR) of a 9x7 grey ramp ((37x + 91y) mod 256) and a
+    /// 6x5 RGB one (+50 a channel): shrinking, enlarging and each axis alone. Within 2/255.
+    func testResizingMatchesPILsBilinear() {
+        let grey = Picture(width: 9, height: 7, channels: 1, pixels: ramp(9, 7, 1))
+        let shrink = bytes("98 130 124 106 108 113 130 123 129 111 116 130")
+        let rows = bytes("48 85 109 146 183 111 148 51 88 118 155 58 95 132 118 155 121 158 101 138 124 161 64 101 138 104 141 108 145 73 110 134 171 74 111 148")
+        let columns = bytes("81 121 150 104 101 141 98 138 135 89 118 158 111 94")
+        let enlarge = bytes("0 20 46 71 97 122 148 174 199 205 54 20 40 41 61 87 112 138 163 189 134 124 139 68 61 81 99 119 140 149 173 198 224 88 42 68 93 119 139 157 177 160 57 68 93 119 96 100 126 151 177 197 122 142 130 43 56 81 107 133 158 177 138 142 162 17 37 63 88 114 139 165 191 216 222 71 37 57 75 95 121 146 172 147 60 86 111 130 91 95 115 133 153 162 139 160 128 25 51 76 102 127 153 173 191 211 182 47 55 73 83 109 134 160 185 211 231 109 129 128 73 90 115 141 167 138 78 103 129 149 34 54 80 105 131 156 182 208 135 3 28 54 74")
+        let expected: [(Int, Int, [UInt8])] = [(4, 3, shrink), (9, 4, rows), (2, 7, columns), (13, 11, enlarge)]
+        for (w, h, pil) in expected {
+            let ours = grey.resized(width: w, height: h).pixels
+            let worst = zip(ours, pil).map { abs(Int($0) - Int($1)) }.max()!
+            XCTAssertLessThanOrEqual(worst, 2, "\(w)x\(h): \(ours) against PIL's \(pil)")
+        }
+        let rgb = Picture(width: 6, height: 5, channels: 3, pixels: ramp(6, 5, 3))
+        let pil = bytes("53 103 153 105 155 132 158 172 148 141 150 109 139 136 97 96 99 111 102 133 126 118 147 140 83 133 183 135 168 137 139 108 105 94 144 84")
+        let ours = rgb.resized(width: 4, height: 3).pixels
+        XCTAssertLessThanOrEqual(zip(ours, pil).map { abs(Int($0) - Int($1)) }.max()!, 2, "\(ours)")
+        // Planar: each channel's plane after the other.
+        XCTAssertEqual(Picture(width: 2, height: 1, channels: 3, pixels: [1, 2, 3, 4, 5, 6]).planar, [1, 4, 2, 5, 3, 6])
+    }
+
+    /// The validation split: disjoint from what is left, together all of it, the same with the
+    /// same seed and another with another seed.
+    func testTheValidationSplitIsDisjointAndSeeded() throws {
+        let data = FloatDataset(summary: "d", sampleShape: [1], classNames: ["a", "b"], values: (0..<1000).map(Float.init),
+                                labels: (0..<1000).map { Int32($0 % 2) })
+        let (rest, part) = try Subset.split(data, fraction: 0.1, seed: 7, name: "val")
+        XCTAssertEqual(part.count, 100)
+        XCTAssertEqual(rest.count, 900)
+        XCTAssertTrue(Set(rest.indices).isDisjoint(with: part.indices))
+        XCTAssertEqual(Set(rest.indices + part.indices).count, 1000)
+        XCTAssertEqual(try Subset.split(data, fraction: 0.1, seed: 7, name: "val").part.indices, part.indices)
+        XCTAssertNotEqual(try Subset.split(data, fraction: 0.1, seed: 8, name: "val").part.indices, part.indices)
+        // The part's samples are the base's, by index.
+        var x = [Float](repeating: 0, count: 3), labels = [Int32](repeating: 0, count: 3)
+        [Int32(0), 1, 2].withUnsafeBufferPointer { part.fill(indices: $0, x: &x, labels: &labels) }
+        XCTAssertEqual(x, part.indices.prefix(3).map(Float.init))
+        XCTAssertThrowsError(try Subset.split(data, fraction: 0.0001, seed: 7, name: "val"))
+        XCTAssertThrowsError(try Subset.split(data, fraction: 1, seed: 7, name: "val"))
+    }
+}
