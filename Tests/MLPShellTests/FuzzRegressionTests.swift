@@ -42,4 +42,25 @@ final class FuzzRegressionTests: XCTestCase {
             XCTAssertEqual(($0 as? EngineError)?.message, "f: its metadata does not rebuild: the model has no layers: put layers between 'model' and 'end'")
         }
     }
+
+    /// A safetensors file whose header is 640 bytes begins 80 02, as an old-format pickle does:
+    /// found by the checkpoint target, it is read as safetensors (its byte 8 is the JSON's '{').
+    func testAHeaderLengthThatLooksLikeAPickleIsStillSafetensors() throws {
+        var width = 1
+        var file = SafeTensors(entries: [], metadata: [:])
+        repeat {
+            file = SafeTensors(entries: [SafeTensors.Entry(name: "w", shape: [1], floats: [1])], metadata: ["pad": String(repeating: "x", count: width)])
+            width += 1
+        } while Array(try file.serialized().prefix(2)) != [0x80, 0x02]
+        let back = try SafeTensors(parsing: file.serialized(), name: "f")
+        XCTAssertEqual(back.entries.map(\.name), ["w"])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pickle-like-\(UUID()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try file.write(to: path)
+        XCTAssertEqual(try SafeTensors(path: path).entries.map(\.name), ["w"])
+        // A real pickle is still named as one.
+        XCTAssertThrowsError(try SafeTensors(parsing: [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9], name: "p")) {
+            XCTAssertTrue("\($0)".contains("Python pickle"), "\($0)")
+        }
+    }
 }

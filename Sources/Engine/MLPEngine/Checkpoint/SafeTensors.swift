@@ -115,7 +115,11 @@ public struct SafeTensors {
 
     /// A file of another well-known format, recognised by its first bytes: PyTorch's
     /// `torch.save` (a zip archive, or a bare pickle in the old format), and what to do instead.
+    /// `first` is the first 9 bytes (fewer in a shorter file): a safetensors file whose header
+    /// length begins with the same bytes (a 640-byte header starts 80 02) has its JSON's '{' at
+    /// byte 8, and is not taken for another format.
     static func otherFormat(_ first: [UInt8], name: String) -> EngineError? {
+        if first.count >= 9, first[8] == UInt8(ascii: "{") { return nil }
         let howTo = "in Python, save the weights as safetensors instead: "
             + "from safetensors.torch import save_file; save_file(model.state_dict(), \"model.safetensors\")"
         if first.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
@@ -132,7 +136,7 @@ public struct SafeTensors {
     public init(parsing data: [UInt8], name: String) throws {
         func fail(_ why: String) -> EngineError { EngineError("\(name): not a valid safetensors file: \(why)") }
         guard data.count >= 8 else { throw fail("only \(data.count) bytes; the header length alone needs 8") }
-        if let other = Self.otherFormat(Array(data.prefix(8)), name: name) { throw other }
+        if let other = Self.otherFormat(Array(data.prefix(9)), name: name) { throw other }
         var n: UInt64 = 0
         for i in (0..<8).reversed() { n = n << 8 | UInt64(data[i]) }
         guard n <= UInt64(Self.maxHeaderSize) else { throw fail("the header claims \(n) bytes, more than the limit of \(Self.maxHeaderSize)") }
@@ -207,9 +211,10 @@ public struct SafeTensors {
         let size = Int(st.st_size)
         func fail(_ why: String) -> EngineError { EngineError("\(path): not a valid safetensors file: \(why)") }
         guard size >= 8 else { throw fail("only \(size) bytes; the header length alone needs 8") }
-        var prefix = [UInt8](repeating: 0, count: 8)
-        guard pread(fd, &prefix, 8, 0) == 8 else { throw fail("the header length cannot be read") }
-        if let other = Self.otherFormat(prefix, name: path) { throw other }
+        var prefix = [UInt8](repeating: 0, count: 9)
+        let got = pread(fd, &prefix, 9, 0)
+        guard got >= 8 else { throw fail("the header length cannot be read") }
+        if let other = Self.otherFormat(Array(prefix.prefix(got)), name: path) { throw other }
         var n: UInt64 = 0
         for i in (0..<8).reversed() { n = n << 8 | UInt64(prefix[i]) }
         guard n <= UInt64(Self.maxHeaderSize) else { throw fail("the header claims \(n) bytes, more than the limit of \(Self.maxHeaderSize)") }
