@@ -301,5 +301,7 @@ save {file} optimizer=true
     assert any(k.startswith("mlpsh.optimizer.") for k in tensors), sorted(tensors)
     with safe_open(str(file), framework="np") as f:
         meta = f.metadata()
-    assert meta["mlpsh.optimizer"].startswith("adam "), meta
+    # The optimizer as data: its spec as JSON (name and options).
+    optimizer = json.loads(meta["mlpsh.optimizer"])
+    assert optimizer["name"] == "adam" and optimizer["options"]["lr"] == "0.01", meta
     assert meta["mlpsh.epochs"] == "1"
