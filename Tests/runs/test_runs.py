@@ -318,3 +318,27 @@ def test_a_runs_name_in_a_terminal_chart_is_escaped(tmp_path):
     p = mlpsh(store, "plot loss runs=1", tmp_path)
     assert p.returncode == 0, p.stderr
     assert "\x1b" not in p.stdout and "\x07" not in p.stdout and "evil\\e[2J" in p.stdout, p.stdout
+
+
+def test_a_fifo_at_the_events_files_name_is_refused_not_waited_on(tmp_path):
+    # The events file is named events.out.tfevents.SECONDS.HOST.PID: in the child, before mlpsh
+    # starts, FIFOs take that name for the next minute, so that train meets one.
+    import socket
+    board = tmp_path / "board" / "fifo"
+    board.mkdir(parents=True)
+    hosts = {socket.gethostname().split(".")[0], socket.getfqdn().split(".")[0]}
+
+    def plant():
+        now = int(time.time())
+        for t in range(now, now + 60):
+            for host in hosts:
+                os.mkfifo(board / f"events.out.tfevents.{t}.{host}.{os.getpid()}")
+
+    start = time.monotonic()
+    p = subprocess.run([BIN, "-c", "data train synthetic n=64; model; linear 4 3; end; loss cross_entropy; optim sgd lr=0.1; "
+                                   f"train epochs=1 batch=16 name=fifo tensorboard={tmp_path / 'board'}"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60, preexec_fn=plant,
+                       env=dict(os.environ, MLPSH_RUNS="off"))
+    assert time.monotonic() - start < 30
+    assert p.returncode == 1, p.stdout
+    assert "tensorboard=" in p.stderr and "events.out.tfevents" in p.stderr, p.stderr
