@@ -117,6 +117,8 @@ save {trained}
             continue
         moved = float((v - start[k]).abs().max()) or 1.0
         worst = float((ours[k] - v).abs().max())
-        assert worst <= 1e-3 * moved + 1e-6, (k, worst, moved)
+        # + 1e-5: a bias just before batch norm without affine has a zero gradient, so only
+        # rounding moves it (5.8e-7 in PyTorch): there the two differ by rounding alone.
+        assert worst <= 1e-3 * moved + 1e-5, (k, worst, moved)
     check = build(torch.nn)
     check.load_state_dict(ours, strict=True)

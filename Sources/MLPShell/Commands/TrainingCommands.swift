@@ -118,7 +118,7 @@ private func benchLayers(_ o: Options, _ s: Session) throws {
     guard conv == "direct" || conv == "im2col" else { throw EngineError("bench: conv=\(conv) is not one of: direct, im2col") }
     try model.checkBatch(batch)
     let saved = Array(model.parameterStorage.buffer)
-    let convs = model.layers.compactMap { $0 as? Conv2d }
+    let convs = model.allLayers.compactMap { $0 as? Conv2d }
     for c in convs { c.lowersToColumns = conv == "im2col" }
     defer {
         for c in convs { c.lowersToColumns = false }

@@ -77,39 +77,42 @@ public final class BatchNorm: Layer {
         normalized.reshape(x.shape)
         if inverseStd.count != c { inverseStd = [Float](repeating: 0, count: c) }
         usedBatchStatistics = isTraining
-        let n = batch * l
-        for ch in 0..<c {
-            var mean: Float, invStd: Float
-            if isTraining {
-                var sum = 0.0
-                for b in 0..<batch {
-                    let p = x.data + (b * c + ch) * l
-                    for j in 0..<l { sum += Double(p[j]) }
-                }
-                let m = sum / Double(n)
-                var squares = 0.0
-                for b in 0..<batch {
-                    let p = x.data + (b * c + ch) * l
-                    for j in 0..<l { let d = Double(p[j]) - m; squares += d * d }
-                }
-                let variance = squares / Double(n)
-                mean = Float(m)
-                invStd = Float(1 / (variance + eps).squareRoot())
-                let unbiased = n > 1 ? squares / Double(n - 1) : variance
-                runningMean.data[ch] = Float((1 - momentum) * Double(runningMean.data[ch]) + momentum * m)
-                runningVar.data[ch] = Float((1 - momentum) * Double(runningVar.data[ch]) + momentum * unbiased)
-            } else {
-                mean = runningMean.data[ch]
-                invStd = Float(1 / (Double(runningVar.data[ch]) + eps).squareRoot())
-            }
-            inverseStd[ch] = invStd
-            let w = weight.value.data[ch], b0 = bias.value.data[ch]
-            for b in 0..<batch {
-                let offset = (b * c + ch) * l
-                let p = x.data + offset, xh = normalized.data + offset, y = output.data + offset
-                for j in 0..<l {
-                    xh[j] = (p[j] - mean) * invStd
-                    y[j] = xh[j] * w + b0
+        let n = batch * l, training = isTraining, momentum = momentum, eps = eps
+        let src = x.data, xhat = normalized.data, out = output.data
+        let rMean = runningMean.data, rVar = runningVar.data, w = weight.value.data, bias = bias.value.data
+        inverseStd.withUnsafeMutableBufferPointer { inv in
+            let inv = inv.baseAddress!
+            // The channels are independent: each core takes some, whole.
+            Parallel.shared.forEachSlice(of: c, minimum: 1) { first, count in
+                for ch in first..<(first + count) {
+                    var mean: Float, invStd: Float
+                    if training {
+                        var sum = 0.0
+                        for b in 0..<batch { sum += BatchNorm.sum(src + (b * c + ch) * l, l) }
+                        let m = sum / Double(n)
+                        var squares = 0.0
+                        for b in 0..<batch { squares += BatchNorm.squaredDeviations(src + (b * c + ch) * l, l, from: Float(m)) }
+                        let variance = squares / Double(n)
+                        mean = Float(m)
+                        invStd = Float(1 / (variance + eps).squareRoot())
+                        let unbiased = n > 1 ? squares / Double(n - 1) : variance
+                        rMean[ch] = Float((1 - momentum) * Double(rMean[ch]) + momentum * m)
+                        rVar[ch] = Float((1 - momentum) * Double(rVar[ch]) + momentum * unbiased)
+                    } else {
+                        mean = rMean[ch]
+                        invStd = Float(1 / (Double(rVar[ch]) + eps).squareRoot())
+                    }
+                    inv[ch] = invStd
+                    let wc = w[ch], b0 = bias[ch]
+                    for b in 0..<batch {
+                        let offset = (b * c + ch) * l
+                        let p = src + offset, xh = xhat + offset, y = out + offset
+                        for j in 0..<l {
+                            let v = (p[j] - mean) * invStd
+                            xh[j] = v
+                            y[j] = v * wc + b0
+                        }
+                    }
                 }
             }
         }
@@ -117,32 +120,86 @@ public final class BatchNorm: Layer {
         return output
     }
 
+    /// Σ p[0..<n], eight lanes of Float a run of a sample's channel, added up in Double.
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var s = Double(lanes.sum())
+        while i < n { s += Double(p[i]); i += 1 }
+        return s
+    }
+
+    /// Σ (p[i] − m)² over i < n, as `sum`.
+    @inline(__always)
+    static func squaredDeviations(_ p: UnsafePointer<Float>, _ n: Int, from m: Float) -> Double {
+        var lanes = SIMD8<Float>()
+        let mv = SIMD8<Float>(repeating: m)
+        var i = 0
+        while i + 8 <= n {
+            let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - mv
+            lanes += d * d
+            i += 8
+        }
+        var s = Double(lanes.sum())
+        while i < n { let d = Double(p[i] - m); s += d * d; i += 1 }
+        return s
+    }
+
+    /// Σ a[i] and Σ a[i]·b[i] over i < n, as `sum`.
+    @inline(__always)
+    static func sums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> (Double, Double) {
+        var s1 = SIMD8<Float>(), s2 = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            s1 += va
+            s2 += va * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var t1 = Double(s1.sum()), t2 = Double(s2.sum())
+        while i < n { t1 += Double(a[i]); t2 += Double(a[i]) * Double(b[i]); i += 1 }
+        return (t1, t2)
+    }
+
     /// Training: dx = w·(1/σ)/n · (n·dy − Σdy − x̂·Σ(dy·x̂)); evaluation: dx = w·(1/σ)·dy.
     public func backward(_ gy: Tensor) -> Tensor {
         let batch = gy.rows, c = channels, l = spatial, n = Float(batch * l)
         gradInput.reshape(gy.shape)
+        let affine = affine, wantInput = needsInputGradient, batchStatistics = usedBatchStatistics
         let gw = affine ? weight.grad.data : weight.value.data, gb = affine ? bias.grad.data : bias.value.data
-        for ch in 0..<c {
-            var sumDy = 0.0, sumDyXh = 0.0
-            for b in 0..<batch {
-                let offset = (b * c + ch) * l
-                let dy = gy.data + offset, xh = normalized.data + offset
-                for j in 0..<l { sumDy += Double(dy[j]); sumDyXh += Double(dy[j]) * Double(xh[j]) }
-            }
-            if affine {
-                gb[ch] += Float(sumDy)
-                gw[ch] += Float(sumDyXh)
-            }
-            guard needsInputGradient else { continue }
-            let scale = weight.value.data[ch] * inverseStd[ch]
-            let meanDy = Float(sumDy) / n, meanDyXh = Float(sumDyXh) / n
-            for b in 0..<batch {
-                let offset = (b * c + ch) * l
-                let dy = gy.data + offset, xh = normalized.data + offset, dx = gradInput.data + offset
-                if usedBatchStatistics {
-                    for j in 0..<l { dx[j] = scale * (dy[j] - meanDy - xh[j] * meanDyXh) }
-                } else {
-                    for j in 0..<l { dx[j] = scale * dy[j] }
+        let dyAll = gy.data, xhat = normalized.data, dxAll = gradInput.data, w = weight.value.data
+        inverseStd.withUnsafeBufferPointer { inv in
+            let inv = inv.baseAddress!
+            Parallel.shared.forEachSlice(of: c, minimum: 1) { first, count in
+                for ch in first..<(first + count) {
+                    var sumDy = 0.0, sumDyXh = 0.0
+                    for b in 0..<batch {
+                        let offset = (b * c + ch) * l
+                        let (s1, s2) = BatchNorm.sums(dyAll + offset, xhat + offset, l)
+                        sumDy += s1
+                        sumDyXh += s2
+                    }
+                    if affine {
+                        gb[ch] += Float(sumDy)
+                        gw[ch] += Float(sumDyXh)
+                    }
+                    guard wantInput else { continue }
+                    let scale = w[ch] * inv[ch]
+                    let meanDy = Float(sumDy) / n, meanDyXh = Float(sumDyXh) / n
+                    for b in 0..<batch {
+                        let offset = (b * c + ch) * l
+                        let dy = dyAll + offset, xh = xhat + offset, dx = dxAll + offset
+                        if batchStatistics {
+                            for j in 0..<l { dx[j] = scale * (dy[j] - meanDy - xh[j] * meanDyXh) }
+                        } else {
+                            for j in 0..<l { dx[j] = scale * dy[j] }
+                        }
+                    }
                 }
             }
         }

@@ -19,7 +19,7 @@ public enum Benchmark {
     /// direct convolution does too).
     public static func gemms(_ model: Sequential, batch: Int) -> [Gemm] {
         var forward: [Gemm] = [], backward: [Gemm] = []
-        for layer in model.layers {
+        for layer in model.allLayers {
             if let l = layer as? Linear {
                 forward.append(Gemm(m: batch, n: l.outputWidth, k: l.inputWidth, transA: false, transB: true, isForward: true))
                 backward.append(Gemm(m: l.outputWidth, n: l.inputWidth, k: batch, transA: true, transB: false))
@@ -27,11 +27,12 @@ public enum Benchmark {
                     backward.append(Gemm(m: batch, n: l.inputWidth, k: l.outputWidth, transA: false, transB: false))
                 }
             } else if let c = layer as? Conv2d {
-                let g = c.geometry, o = c.outChannels, columns = batch * g.positions
-                forward.append(Gemm(m: o, n: columns, k: g.patch, transA: false, transB: false, isForward: true))
-                backward.append(Gemm(m: o, n: g.patch, k: columns, transA: false, transB: true))
+                // With groups, G products of 1/G the depth: counted as one of the same work.
+                let g = c.geometry, o = c.outChannels, columns = batch * g.positions, patch = g.patch / c.groups
+                forward.append(Gemm(m: o, n: columns, k: patch, transA: false, transB: false, isForward: true))
+                backward.append(Gemm(m: o, n: patch, k: columns, transA: false, transB: true))
                 if c.needsInputGradient {
-                    backward.append(Gemm(m: g.patch, n: columns, k: o, transA: true, transB: false))
+                    backward.append(Gemm(m: patch, n: columns, k: o, transA: true, transB: false))
                 }
             }
         }
@@ -148,7 +149,7 @@ public enum Benchmark {
         }
         return layers.indices.map { i in
             let f = samples[i].map(\.0).sorted(), b = samples[i].map(\.1).sorted()
-            return (layers[i].definition, f[f.count / 2], b[b.count / 2])
+            return (layers[i].spec.text, f[f.count / 2], b[b.count / 2])
         }
     }
 
