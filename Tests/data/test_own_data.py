@@ -200,3 +200,17 @@ def test_clipping_matches_pytorchs_clip_grad_norm(tmp_path):
     ours = load_file(str(tmp_path / "out.safetensors"))
     for k, v in net.state_dict().items():
         assert torch.allclose(ours[k], v, atol=1e-5, rtol=1e-4), (k, float((ours[k] - v).abs().max()))
+
+
+def test_normalize_is_kept_with_the_model_and_checked(tmp_path):
+    p = run(["-c", f"seed 0; data train mnist split=train limit=256 path={MNIST}; normalize train mean=0.1307 std=0.3081; data; "
+                   "model; linear 784 16; relu; linear 16 10; end; loss cross_entropy; optim sgd lr=0.1; train epochs=1 batch=32; save n.safetensors"],
+            tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "normalized (mean=0.1307 std=0.3081)" in p.stdout, p.stdout
+    p = run(["-c", "load n.safetensors; normalize"], tmp_path)
+    assert p.returncode == 0 and p.stdout.strip() == "mean=0.1307 std=0.3081", p.stdout + p.stderr
+    # Three channels' values for a one-channel set, and a std of 0: errors.
+    for bad, why in [("mean=0.1,0.2,0.3 std=1,1,1", "3 values for samples of 1 channel"), ("mean=0 std=0", "above 0")]:
+        p = run(["-c", f"data train mnist split=train limit=16 path={MNIST}; normalize train {bad}"], tmp_path)
+        assert p.returncode == 1 and why in p.stderr, p.stderr

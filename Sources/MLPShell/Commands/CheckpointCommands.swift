@@ -29,7 +29,8 @@ func checkpointCommands() -> [Command] {
 /// `optimizer` what resuming training needs.
 func checkpoint(of s: Session, optimizer withOptimizer: Bool) throws -> SafeTensors {
     try Checkpoint.file(model: try s.requireModel(), history: s.history, loss: s.loss, optimizer: s.optimizer,
-                        schedule: s.schedule, random: s.random, training: withOptimizer, version: mlpshVersion)
+                        schedule: s.schedule, random: s.random, training: withOptimizer, version: mlpshVersion,
+                        normalization: s.normalization)
 }
 
 /// Loads `file` into the session: the engine reads and builds everything first; only then

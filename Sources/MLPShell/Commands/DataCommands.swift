@@ -23,6 +23,23 @@ func dataCommands() -> [Command] {
                     s.datasets[name] = data
                     if s.atPrompt { s.console.print("\(name): \(printable(data.summary))") }
                 }),
+        Command(name: "normalize", group: "Data", usage: "normalize NAME mean=M[,M...] std=S[,S...]",
+                summary: "(x − mean) / std for each channel of data set NAME's samples (transforms.Normalize)",
+                details: "One mean and std for every channel, or one of each a channel. Normalize each set the model sees\n(train, val, test) alike: the last one given is saved with the model, and 'predict' applies it to\nthe images it reads. Loading NAME again loads it unnormalised. With no arguments, shows it.",
+                options: [OptionSpec("mean", "", "M or M1,M2,... (a channel each)"), OptionSpec("std", "", "S or S1,S2,... (above 0)")],
+                arguments: [.word], example: "normalize train mean=0.1307 std=0.3081", run: { inv, o, s in
+                    if inv.positional.isEmpty && inv.options.isEmpty {
+                        s.console.print(s.normalization.map(\.text) ?? "no normalization")
+                        return
+                    }
+                    try expectArguments(inv, 1...1, usage: "normalize NAME mean=M std=S")
+                    guard o.has("mean"), o.has("std") else { throw EngineError("normalize needs mean= and std=") }
+                    let data = try s.requireDataset(inv.positional[0])
+                    if data is Normalized { throw EngineError("'\(inv.positional[0])' is normalized already: load it again first") }
+                    let n = try Normalization(mean: try o.floats("mean") ?? [], std: try o.floats("std") ?? [])
+                    s.datasets[inv.positional[0]] = try Normalized(data, n)
+                    s.normalization = n
+                }),
     ]
 }
 

@@ -58,6 +58,17 @@ private func predictionInput(_ source: String, _ s: Session, shape: [Int]) throw
             return (image, x, data.classNames.indices.contains(l) ? printable(data.classNames[l]) : String(l))
         }
     }
+    // A colour model [3, H, W]: the image as it is, resized as image folders are, scaled to [0, 1].
+    if shape.count == 3 && shape[0] == 3 {
+        let bytes = try readFileBytes(source, limit: ImageFolder.maximumFileBytes, inflate: false)
+        let picture = try Picture.decode(bytes, name: source, channels: 3).resized(width: shape[2], height: shape[1])
+        var sample = picture.planar.map { Float($0) / 255 }
+        if let n = s.normalization {
+            try n.check(shape)
+            sample.withUnsafeMutableBufferPointer { n.apply($0.baseAddress!, rows: 1, shape: shape) }
+        }
+        return (nil, sample, nil)
+    }
     // A grey image [1, H, W], or a flat input whose width is a square (784 = 28x28).
     let side = Int(Double(shape.reduce(1, *)).squareRoot().rounded())
     let (height, width): (Int, Int)
@@ -69,7 +80,13 @@ private func predictionInput(_ source: String, _ s: Session, shape: [Int]) throw
         throw EngineError("the model's input is \(shape.map(String.init).joined(separator: "x")), not a grey image: predict needs NAME:INDEX")
     }
     let image = try GreyImage.readDrawing(path: source).preparedAsMNIST(width: width, height: height, name: source)
-    return (image, image.floats, nil)
+    var sample = image.floats
+    // Normalised as the training data was.
+    if let n = s.normalization {
+        try n.check(shape)
+        sample.withUnsafeMutableBufferPointer { n.apply($0.baseAddress!, rows: 1, shape: shape) }
+    }
+    return (image, sample, nil)
 }
 
 /// How many of the model's parameters are NaN or infinite.

@@ -254,7 +254,8 @@ private func train(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         // The best epoch so far, written whole and atomically: weights, history and what resuming needs.
         trainer.hooks.bestEpoch = { [unowned trainer] _ in
             try Checkpoint.file(model: trainer.model, history: trainer.history, loss: trainer.loss, optimizer: trainer.optimizer,
-                                schedule: trainer.schedule, random: trainer.random, training: true, version: mlpshVersion).write(to: bestFile)
+                                schedule: trainer.schedule, random: trainer.random, training: true, version: mlpshVersion,
+                                normalization: s.normalization).write(to: bestFile)
             s.runs.wrote(bestFile)
         }
     }

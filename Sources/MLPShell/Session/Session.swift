@@ -52,6 +52,8 @@ public final class Session {
     public var schedule: Schedule = .none
     /// One entry per finished epoch; its count is the next epoch's number.
     public var history: [EpochResult] = []
+    /// The last `normalize`, or a loaded file's: saved with the model and applied by `predict`.
+    public var normalization: Normalization?
     /// Whether a long command should stop after its current batch or step: a Ctrl-C, or a
     /// signal ending mlpsh (see Signals).
     public var interruptRequested: () -> Bool = { Signals.stopRequested }
@@ -107,6 +109,7 @@ public final class Session {
         if let sc = c.schedule, c.resumes || schedule.definition == Schedule.none.definition { schedule = sc }
         if let o = c.optimizer, c.resumes || optimizer == nil { optimizer = o }
         if let r = c.randomState { random.source = r }
+        if let n = c.normalization { normalization = n }
     }
 
     /// Forgets the model, loss, optimizer, schedule and history; data sets and variables stay.

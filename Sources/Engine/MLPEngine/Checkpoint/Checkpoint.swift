@@ -16,6 +16,8 @@ public struct Checkpoint {
     public let schedule: Schedule?
     public let history: [EpochResult]?
     public let randomState: RandomSource?
+    /// How the training data was normalised (`normalize`), for what is predicted later.
+    public var normalization: Normalization?
     /// Whether `model` was built from the file (true) or is the one the caller passed (false).
     public let isNewModel: Bool
     /// Whether the file was saved to resume training: its optimizer's state was restored.
@@ -41,7 +43,8 @@ public struct Checkpoint {
     /// The file for a model, its history and, with `training`, the optimizer (required then),
     /// its state, the loss, the schedule and the random state.
     public static func file(model: Sequential, history: [EpochResult], loss: Loss?, optimizer: Optimizer?,
-                            schedule: Schedule, random: RandomGenerator, training: Bool, version: String) throws -> SafeTensors {
+                            schedule: Schedule, random: RandomGenerator, training: Bool, version: String,
+                            normalization: Normalization? = nil) throws -> SafeTensors {
         var entries: [SafeTensors.Entry] = model.namedParameters.map { name, p in
             SafeTensors.Entry(name: name, shape: p.shape, floats: p.value.array)
         }
@@ -65,6 +68,9 @@ public struct Checkpoint {
         if let loss { meta["mlpsh.loss"] = try specJSON(loss.spec) }
         if let optimizer { meta["mlpsh.optimizer"] = try specJSON(optimizer.spec) }
         meta["mlpsh.schedule"] = try specJSON(schedule.spec)
+        if let normalization {
+            meta["mlpsh.normalize"] = String(decoding: try JSONEncoder().encode(normalization), as: UTF8.self)
+        }
         if training {
             guard let optimizer else { throw EngineError("optimizer=true but no optimizer is chosen") }
             optimizer.bind(model.parameters)
@@ -220,8 +226,17 @@ public struct Checkpoint {
             } ?? 0
             do { try optimizer.restore(state: state, steps: steps) } catch let e as EngineError { throw EngineError("\(name): \(e.message)") }
         }
-        return Checkpoint(model: model, loss: loss, optimizer: optimizer, schedule: schedule, history: history,
-                          randomState: randomState, isNewModel: current == nil, optimizerRestored: resumes, pending: pending)
+        let normalization = try meta["mlpsh.normalize"].map { text -> Normalization in
+            guard let n = try? JSONDecoder().decode(Normalization.self, from: Data(text.utf8)) else {
+                throw EngineError("\(name): mlpsh.normalize in the metadata is not a mean and std")
+            }
+            do { try n.check(model.inputShape) } catch let e as EngineError { throw EngineError("\(name): \(e.message)") }
+            return try Normalization(mean: n.mean, std: n.std)
+        }
+        var checkpoint = Checkpoint(model: model, loss: loss, optimizer: optimizer, schedule: schedule, history: history,
+                                    randomState: randomState, isNewModel: current == nil, optimizerRestored: resumes, pending: pending)
+        checkpoint.normalization = normalization
+        return checkpoint
     }
 
     /// Copies the file's values into the model's parameters and buffers. Cannot fail: every
