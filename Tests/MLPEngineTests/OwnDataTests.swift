@@ -53,4 +53,33 @@ final class OwnDataTests: XCTestCase {
         XCTAssertThrowsError(try Subset.split(data, fraction: 0.0001, seed: 7, name: "val"))
         XCTAssertThrowsError(try Subset.split(data, fraction: 1, seed: 7, name: "val"))
     }
+
+    /// Augmentation: a flip of probability 1 mirrors each row; no transform leaves the image;
+    /// the same seed draws the same images, the next epoch other ones, and labels never change.
+    func testAugmentationFlipsShiftsAndIsSeeded() throws {
+        let values: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]
+        let data = FloatDataset(summary: "d", sampleShape: [2, 3, 3], classNames: ["a"], values: values, labels: [0])
+        func draw(_ a: Augmentation, seed: UInt64, times: Int = 1) throws -> [[Float]] {
+            let augmented = try Augmented(data, a, seed: seed)
+            return (0..<times).map { _ in
+                var x = [Float](repeating: 0, count: 18), label: Int32 = 7
+                [Int32(0)].withUnsafeBufferPointer { augmented.fill(indices: $0, x: &x, labels: &label) }
+                XCTAssertEqual(label, 0)
+                return x
+            }
+        }
+        XCTAssertEqual(try draw(Augmentation(), seed: 1)[0], values)
+        XCTAssertEqual(try draw(Augmentation(flipProbability: 1), seed: 1)[0],
+                       [3, 2, 1, 6, 5, 4, 9, 8, 7, 12, 11, 10, 15, 14, 13, 18, 17, 16])
+        let shifted = try draw(Augmentation(padding: 1), seed: 3, times: 8)
+        // A shift by at most one pixel, zeros coming in: every value is 0 or one of the image's.
+        XCTAssertTrue(shifted.allSatisfy { $0.allSatisfy { $0 == 0 || values.contains($0) } })
+        XCTAssertGreaterThan(Set(shifted).count, 1, "each draw of the sample is drawn afresh")
+        XCTAssertEqual(try draw(Augmentation(padding: 1, degrees: 20), seed: 3, times: 3),
+                       try draw(Augmentation(padding: 1, degrees: 20), seed: 3, times: 3))
+        XCTAssertNotEqual(try draw(Augmentation(padding: 1, degrees: 20), seed: 3, times: 3),
+                          try draw(Augmentation(padding: 1, degrees: 20), seed: 4, times: 3))
+        XCTAssertThrowsError(try Augmented(FloatDataset(summary: "flat", sampleShape: [4], classNames: ["a"], values: [1, 2, 3, 4], labels: [0]),
+                                           Augmentation(flipProbability: 1), seed: 0))
+    }
 }

@@ -214,3 +214,26 @@ def test_normalize_is_kept_with_the_model_and_checked(tmp_path):
     for bad, why in [("mean=0.1,0.2,0.3 std=1,1,1", "3 values for samples of 1 channel"), ("mean=0 std=0", "above 0")]:
         p = run(["-c", f"data train mnist split=train limit=16 path={MNIST}; normalize train {bad}"], tmp_path)
         assert p.returncode == 1 and why in p.stderr, p.stderr
+
+
+def test_augment_is_seeded_and_only_trains(tmp_path):
+    script = (f"seed {{seed}}\ndata train mnist split=train limit=512 path={MNIST}\ndata test mnist split=test limit=256 path={MNIST}\n"
+              "{aug}\nmodel\n  flatten\n  linear 784 10\nend\nloss cross_entropy\noptim sgd lr=0.1\ntrain epochs=2 batch=32 shuffle=true\n")
+    outs = {}
+    for seed, aug in [(1, "augment train crop=28 padding=2 hflip=0.5 rotate=10 translate=0.1"),
+                      (1, "augment train crop=28 padding=2 hflip=0.5 rotate=10 translate=0.1"),
+                      (2, "augment train crop=28 padding=2 hflip=0.5 rotate=10 translate=0.1"), (1, "")]:
+        (tmp_path / "a.mlp").write_text(script.format(seed=seed, aug=aug))
+        p = run(["a.mlp"], tmp_path)
+        assert p.returncode == 0, p.stderr
+        outs.setdefault((seed, aug), []).append([l for l in p.stdout.splitlines() if l.startswith("epoch")])
+    augmented = outs[(1, "augment train crop=28 padding=2 hflip=0.5 rotate=10 translate=0.1")]
+    assert augmented[0] == augmented[1], "the same seed, the same augmented epochs"
+    assert augmented[0] != outs[(2, "augment train crop=28 padding=2 hflip=0.5 rotate=10 translate=0.1")][0]
+    assert augmented[0] != outs[(1, "")][0]
+    # A crop of another size, a set that is not images, a split after augmenting: errors.
+    for bad, why in [("augment train crop=24", "images' own size"), ("augment train hflip=2", "hflip"),
+                     ("augment train\ndata val from=train fraction=0.1", "split before 'augment'")]:
+        (tmp_path / "b.mlp").write_text(f"data train mnist split=train limit=64 path={MNIST}\n{bad}\n")
+        p = run(["b.mlp"], tmp_path)
+        assert p.returncode == 1 and why in p.stderr, p.stderr

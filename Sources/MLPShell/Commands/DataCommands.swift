@@ -23,6 +23,39 @@ func dataCommands() -> [Command] {
                     s.datasets[name] = data
                     if s.atPrompt { s.console.print("\(name): \(printable(data.summary))") }
                 }),
+        Command(name: "augment", group: "Data", usage: "augment NAME [crop=SIZE padding=P] [hflip=PROB] [rotate=DEGREES] [translate=FRACTION]",
+                summary: "random transforms of data set NAME's images each time a training batch draws them",
+                details: "As torchvision's RandomCrop(SIZE, padding=P), RandomHorizontalFlip(PROB), RandomRotation(DEGREES)\nand RandomAffine(translate=FRACTION): rotation and shift first (bilinear, zeros outside), then the\ncrop, then the flip. Only training draws from NAME ('augment train'); val and test are never\naugmented. Seeded by 'seed' (the same seed, the same images), on the cores that fill the batch.",
+                options: [OptionSpec("crop", "", "the crop's size: the image's own (a shift by up to padding)"),
+                          OptionSpec("padding", "0", "zeros around the image before the crop"),
+                          OptionSpec("hflip", "0", "the probability of a horizontal flip"),
+                          OptionSpec("rotate", "0", "the largest rotation, in degrees, either way"),
+                          OptionSpec("translate", "0", "the largest shift, a fraction of the width and height")],
+                arguments: [.word], example: "augment train crop=28 padding=2 rotate=10", run: { inv, o, s in
+                    try expectArguments(inv, 1...1, usage: "augment NAME [crop=SIZE padding=P] [hflip=PROB] [rotate=DEGREES] [translate=FRACTION]")
+                    let data = try s.requireDataset(inv.positional[0])
+                    if data is Augmented || (data as? Normalized)?.base is Augmented {
+                        throw EngineError("'\(inv.positional[0])' is augmented already: load it again first")
+                    }
+                    var a = Augmentation()
+                    a.padding = try o.int("padding", min: 0, max: 1024)
+                    if o.has("crop") {
+                        let size = try o.int("crop", min: 1, max: 1 << 16)
+                        guard data.sampleShape.count == 3, data.sampleShape[1] == size, data.sampleShape[2] == size else {
+                            throw EngineError("augment: crop=\(size) must be the images' own size (\(data.sampleShape.dropFirst().map(String.init).joined(separator: "x"))): it crops the padded image back")
+                        }
+                    }
+                    a.flipProbability = try o.double("hflip", min: 0, max: 1)
+                    a.degrees = try o.double("rotate", min: 0, max: 180)
+                    a.translate = try o.double("translate", min: 0, max: 1)
+                    // Transforms come before normalisation, as in torchvision's pipelines (the padding's
+                    // zeros are black, not the mean).
+                    if let n = data as? Normalized {
+                        s.datasets[inv.positional[0]] = try Normalized(try Augmented(n.base, a, seed: s.random.seed), n.normalization)
+                    } else {
+                        s.datasets[inv.positional[0]] = try Augmented(data, a, seed: s.random.seed)
+                    }
+                }),
         Command(name: "normalize", group: "Data", usage: "normalize NAME mean=M[,M...] std=S[,S...]",
                 summary: "(x − mean) / std for each channel of data set NAME's samples (transforms.Normalize)",
                 details: "One mean and std for every channel, or one of each a channel. Normalize each set the model sees\n(train, val, test) alike: the last one given is saved with the model, and 'predict' applies it to\nthe images it reads. Loading NAME again loads it unnormalised. With no arguments, shows it.",
@@ -54,6 +87,7 @@ private func splitData(_ inv: Invocation, from: String, _ s: Session) throws {
     guard let text = inv.options["fraction"] else { throw EngineError("data \(name) from=\(from) needs fraction=F, the part to move (0.1: a tenth)") }
     guard let fraction = Double(text), fraction.isFinite else { throw EngineError("fraction=\(text) is not a number") }
     let source = try s.requireDataset(from)
+    if source is Augmented { throw EngineError("data \(name) from=\(from): split before 'augment', so that \(name) is not augmented") }
     let (rest, part) = try Subset.split(source, fraction: fraction, seed: s.random.seed, name: name)
     s.datasets[from] = rest
     s.datasets[name] = part
