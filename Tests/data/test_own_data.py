@@ -237,3 +237,19 @@ def test_augment_is_seeded_and_only_trains(tmp_path):
         (tmp_path / "b.mlp").write_text(f"data train mnist split=train limit=64 path={MNIST}\n{bad}\n")
         p = run(["b.mlp"], tmp_path)
         assert p.returncode == 1 and why in p.stderr, p.stderr
+
+
+def test_classes_and_samples_are_torchvisions(tmp_path):
+    datasets = pytest.importorskip("torchvision.datasets", reason="torchvision is not installed: its ImageFolder comparison is skipped")
+    root = folder(tmp_path / "f", ["zebra", "Ant", "_x", "b-1", "b_1", "10", "9"], per_class=2)
+    os.makedirs(root / "Ant" / "sub")
+    (root / "Ant" / "sub" / "z.png").write_bytes(png(8, 8, [5] * 64))
+    theirs = datasets.ImageFolder(str(root))
+    p = run(["-c", f"data train images path={root} size=8"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    # mlpsh's classes, in its order, are torchvision's class_to_idx.
+    p = run(["-c", f"data train images path={root} size=8; model; flatten; linear 64 7; end; predict train:0 show=false"], tmp_path)
+    names = [line.split()[0] for line in p.stdout.splitlines() if line.startswith("  ")]
+    assert sorted(theirs.class_to_idx, key=theirs.class_to_idx.get) == theirs.classes
+    assert f"{len(theirs.samples)} images" in run(["-c", f"data train images path={root} size=8; data"], tmp_path).stdout
+    assert names == theirs.classes, (names, theirs.classes, p.stdout)
