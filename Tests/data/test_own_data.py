@@ -52,7 +52,7 @@ def test_classes_are_numbered_in_sorted_order_and_what_is_left_out_is_said(tmp_p
     p = run(["-c", f"data train images path={root} size=8; data"], tmp_path)
     assert p.returncode == 0, p.stderr
     # Python's sorted order, as torchvision's class_to_idx: upper case first.
-    assert "3 classes: C_upper, a_dog, b_cat" in p.stdout, p.stdout
+    assert "3 classes: C_upper (3), a_dog (3), b_cat (4)" in p.stdout, p.stdout
     # 9 images and the one in a subfolder (the loop back up is walked once); the broken one skipped.
     assert "(10 images [1, 8, 8]" in p.stdout, p.stdout
     assert "broken.png" in p.stderr and "skipped" in p.stderr, p.stderr

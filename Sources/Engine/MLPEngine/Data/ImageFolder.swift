@@ -158,7 +158,11 @@ public enum ImageFolder {
             for i in keep { kept.append(contentsOf: images[(i * sample)..<((i + 1) * sample)]) }
         }
         labels = keep.map { UInt8(listing.files[$0].label) }
-        let names = listing.classes.count <= 6 ? listing.classes.joined(separator: ", ") : listing.classes.prefix(5).joined(separator: ", ") + ", …"
+        // Each class with its images: "0 (5923), 1 (6742), …".
+        var counts = [Int](repeating: 0, count: listing.classes.count)
+        for l in labels { counts[Int(l)] += 1 }
+        let named = zip(listing.classes, counts).map { "\($0) (\($1))" }
+        let names = named.count <= 6 ? named.joined(separator: ", ") : named.prefix(5).joined(separator: ", ") + ", …"
         return ByteImageDataset(summary: "images \(path) (\(keep.count) images [\(channels), \(h), \(w)], \(listing.classes.count) classes: \(names))",
                                 sampleShape: [channels, h, w], classNames: listing.classes, images: kept, labels: labels)
     }
