@@ -9,11 +9,11 @@ public final class AdaptiveAvgPool2d: Layer {
     private let output = Tensor()
     private let gradInput = Tensor()
     private var inputShape: [Int] = []
-    private let windows: [(y0: Int, y1: Int, x0: Int, x1: Int, scale: Float)]
+    private let windows: AveragingWindows
 
     public init(channels: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
         (self.channels, self.height, self.width, self.outputHeight, self.outputWidth) = (channels, height, width, outputHeight, outputWidth)
-        var windows: [(y0: Int, y1: Int, x0: Int, x1: Int, scale: Float)] = []
+        var windows: [AveragingWindows.Window] = []
         for i in 0..<outputHeight {
             let y0 = i * height / outputHeight, y1 = ((i + 1) * height + outputHeight - 1) / outputHeight
             for j in 0..<outputWidth {
@@ -21,7 +21,7 @@ public final class AdaptiveAvgPool2d: Layer {
                 windows.append((y0, y1, x0, x1, 1 / Float((y1 - y0) * (x1 - x0))))
             }
         }
-        self.windows = windows
+        self.windows = AveragingWindows(windows: windows, height: height, width: width)
     }
 
     public var spec: Spec { Spec(name, args: [pair(outputHeight, outputWidth)]) }
@@ -30,40 +30,15 @@ public final class AdaptiveAvgPool2d: Layer {
 
     public func forward(_ x: Tensor) -> Tensor {
         inputShape = x.shape
-        let windows = windows, (h, w, cells) = (height, width, outputHeight * outputWidth)
         output.reshape([x.rows] + outputShape)
-        let src = x.data, dst = output.data
-        Parallel.shared.forEachSlice(of: x.rows * channels, minimum: 8) { start, count in
-            for plane in start..<(start + count) {
-                let p = src + plane * h * w, o = dst + plane * cells
-                for (i, win) in windows.enumerated() {
-                    var s: Float = 0
-                    for iy in win.y0..<win.y1 {
-                        let row = p + iy * w
-                        for ix in win.x0..<win.x1 { s += row[ix] }
-                    }
-                    o[i] = s * win.scale
-                }
-            }
-        }
+        windows.forward(x.data, into: output.data, planes: x.rows * channels)
         return output
     }
 
     public func backward(_ gy: Tensor) -> Tensor {
-        let cells = outputHeight * outputWidth
         gradInput.reshape(inputShape)
         gradInput.fill(0)
-        let dx = gradInput.data, dy = gy.data
-        for plane in 0..<(gy.rows * channels) {
-            let p = dx + plane * height * width, d = dy + plane * cells
-            for (i, win) in windows.enumerated() {
-                let share = d[i] * win.scale
-                for iy in win.y0..<win.y1 {
-                    let row = p + iy * width
-                    for ix in win.x0..<win.x1 { row[ix] += share }
-                }
-            }
-        }
+        windows.backward(gy.data, into: gradInput.data, planes: gy.rows * channels)
         return gradInput
     }
 

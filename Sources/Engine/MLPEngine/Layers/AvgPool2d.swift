@@ -11,7 +11,7 @@ public final class AvgPool2d: Layer {
     private let gradInput = Tensor()
     private var inputShape: [Int] = []
     /// For each output position of a plane: its window, clipped to the image, and 1/divisor.
-    private let windows: [(y0: Int, y1: Int, x0: Int, x1: Int, scale: Float)]
+    private let windows: AveragingWindows
 
     public convenience init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int) {
         self.init(.pooling(channels: channels, height: height, width: width, kernel: (kernel, kernel), stride: (stride, stride),
@@ -23,7 +23,7 @@ public final class AvgPool2d: Layer {
         self.ceilMode = ceilMode
         self.countIncludePad = countIncludePad
         let g = geometry
-        var windows: [(y0: Int, y1: Int, x0: Int, x1: Int, scale: Float)] = []
+        var windows: [AveragingWindows.Window] = []
         for y in 0..<g.outputHeight {
             for x in 0..<g.outputWidth {
                 let hs = y * g.strideHeight - g.padTop, ws = x * g.strideWidth - g.padLeft
@@ -34,7 +34,7 @@ public final class AvgPool2d: Layer {
                 windows.append((y0, y1, x0, x1, 1 / Float(max(1, countIncludePad ? padded : inside))))
             }
         }
-        self.windows = windows
+        self.windows = AveragingWindows(windows: windows, height: g.height, width: g.width)
     }
 
     public var spec: Spec {
@@ -51,40 +51,15 @@ public final class AvgPool2d: Layer {
 
     public func forward(_ x: Tensor) -> Tensor {
         inputShape = x.shape
-        let g = geometry, positions = g.positions, windows = windows
         output.reshape([x.rows] + outputShape)
-        let src = x.data, dst = output.data
-        Parallel.shared.forEachSlice(of: x.rows * g.channels, minimum: 8) { start, count in
-            for plane in start..<(start + count) {
-                let p = src + plane * g.height * g.width, o = dst + plane * positions
-                for (i, w) in windows.enumerated() {
-                    var s: Float = 0
-                    for iy in w.y0..<max(w.y0, w.y1) {
-                        let row = p + iy * g.width
-                        for ix in w.x0..<max(w.x0, w.x1) { s += row[ix] }
-                    }
-                    o[i] = s * w.scale
-                }
-            }
-        }
+        windows.forward(x.data, into: output.data, planes: x.rows * geometry.channels)
         return output
     }
 
     public func backward(_ gy: Tensor) -> Tensor {
-        let g = geometry, positions = g.positions
         gradInput.reshape(inputShape)
         gradInput.fill(0)
-        let dx = gradInput.data, dy = gy.data
-        for plane in 0..<(gy.rows * g.channels) {
-            let p = dx + plane * g.height * g.width, d = dy + plane * positions
-            for (i, w) in windows.enumerated() {
-                let share = d[i] * w.scale
-                for iy in w.y0..<max(w.y0, w.y1) {
-                    let row = p + iy * g.width
-                    for ix in w.x0..<max(w.x0, w.x1) { row[ix] += share }
-                }
-            }
-        }
+        windows.backward(gy.data, into: gradInput.data, planes: gy.rows * geometry.channels)
         return gradInput
     }
 
