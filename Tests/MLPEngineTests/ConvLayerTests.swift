@@ -123,6 +123,41 @@ final class ConvLayerTests: XCTestCase {
         XCTAssertEqual(padded.forward(Tensor(shape: [1, 1, 2, 2], values: [-1, -2, -3, -4])).array, [-1, -2, -3, -4])
     }
 
+    /// The vectorised 2x2 pooling (rows of 8 windows, and narrow planes window by window from a
+    /// table) against the definition: many ties and some NaNs, odd sizes whose last row or column
+    /// no window covers, planes of fewer than 8 windows, and a gradient buffer left dirty by the
+    /// pass before (backward writes every value, zeros included).
+    func testTwoByTwoMaxPoolMatchesTheDefinition() throws {
+        let shapes: [(h: Int, w: Int)] = [(2, 2), (3, 5), (6, 6), (10, 10), (28, 28), (34, 17), (4, 40), (5, 33), (9, 3)]
+        var random = RandomSource(seed: 11)
+        for (h, w) in shapes {
+            let c = 3, batch = 7, oh = h / 2, ow = w / 2
+            let pool = try layer("maxpool2d", ["2"], input: [c, h, w])
+            for pass in 0..<2 {
+                let xs: [Float] = (0..<(batch * c * h * w)).map { _ in
+                    let r = random.uniform(0, 1)
+                    return r < 0.02 ? .nan : Float(Int(r * 4))   // four values: ties everywhere
+                }
+                let dys: [Float] = (0..<(batch * c * oh * ow)).map { _ in random.uniform(-1, 1) + Float(pass) }
+                var y = [Float](repeating: 0, count: dys.count), dx = [Float](repeating: 0, count: xs.count)
+                for plane in 0..<(batch * c) { for oy in 0..<oh { for ox in 0..<ow {
+                    var best = Float(0), at = -1
+                    for i in 0..<2 { for j in 0..<2 {
+                        let index = (plane * h + 2 * oy + i) * w + 2 * ox + j, v = xs[index]
+                        if at < 0 || v > best || v.isNaN { best = v; at = index }
+                    } }
+                    let o = (plane * oh + oy) * ow + ox
+                    y[o] = best
+                    dx[at] += dys[o]
+                } } }
+                let name = "\(h)x\(w), pass \(pass)"
+                let out = pool.forward(Tensor(shape: [batch, c, h, w], values: xs)).array
+                XCTAssertEqual(out.map(\.bitPattern), y.map(\.bitPattern), name)
+                XCTAssertEqual(pool.backward(Tensor(shape: [batch, c, oh, ow], values: dys)).array, dx, name)
+            }
+        }
+    }
+
     func testAveragePool() throws {
         let pool = try layer("avgpool2d", ["2"], input: [1, 2, 4])
         let x = Tensor(shape: [1, 1, 2, 4], values: [1, 2, 3, 4, 5, 6, 7, 8])

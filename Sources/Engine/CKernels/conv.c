@@ -1,5 +1,6 @@
 // Direct convolution kernels: see include/ckernels.h.
 #include "ckernels.h"
+#include <stdlib.h>
 #include <string.h>
 
 typedef float v8 __attribute__((vector_size(32)));
@@ -280,6 +281,25 @@ void mlpsh_col2im(const float *cols, int64_t ldc, int32_t channels, int32_t heig
     }
 }
 
+// 2x2 max pooling with stride 2, eight windows at a time. A plane whose output is at least 8
+// wide goes a row at a time, the last block of a row overlapping the one before (its windows
+// computed twice, to the same values). A narrower one goes through its windows in order,
+// eight at a time from a table of where each window starts (the same for every plane).
+
+typedef double v4d __attribute__((vector_size(32)));
+INLINE double load_pair(const float *p) { double d; memcpy(&d, p, sizeof d); return d; }
+INLINE void store_pair(float *p, double d) { memcpy(p, &d, sizeof d); }
+// Eight pairs of floats, at p + at[0] ... p + at[7], as two vectors of eight.
+INLINE void load_pairs(const float *p, const int32_t *at, v8 *lo, v8 *hi) {
+    *lo = (v8)(v4d){load_pair(p + at[0]), load_pair(p + at[1]), load_pair(p + at[2]), load_pair(p + at[3])};
+    *hi = (v8)(v4d){load_pair(p + at[4]), load_pair(p + at[5]), load_pair(p + at[6]), load_pair(p + at[7])};
+}
+INLINE void store_pairs(float *p, const int32_t *at, v8 lo, v8 hi) {
+    const v4d a = (v4d)lo, b = (v4d)hi;
+    for (int j = 0; j < 4; j++) store_pair(p + at[j], a[j]);
+    for (int j = 0; j < 4; j++) store_pair(p + at[4 + j], b[j]);
+}
+
 // One window's step: v replaces best where it is larger or NaN (PyTorch's rule: the first
 // largest, and the last NaN).
 #define MAX_STEP(v, index) do { \
@@ -288,59 +308,155 @@ void mlpsh_col2im(const float *cols, int64_t ldc, int32_t channels, int32_t heig
         at = ((index) & m) | (at & ~m); \
     } while (0)
 
+// Eight windows: a0, a1 their top rows' pairs, b0, b1 their bottom rows', i0 the index of each
+// one's top left value within its image.
+INLINE void max_windows(v8 a0, v8 a1, v8 b0, v8 b1, i8v i0, int32_t width, v8 *outBest, i8v *outAt) {
+    const v8 e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14);
+    const v8 o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15);
+    const v8 e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14);
+    const v8 o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15);
+    v8 best = e0;
+    i8v at = i0;
+    MAX_STEP(o0, i0 + 1);
+    MAX_STEP(e1, i0 + width);
+    MAX_STEP(o1, i0 + width + 1);
+    *outBest = best;
+    *outAt = at;
+}
+
+// The gradient g of eight windows placed at their argmax `at` (zero at the other three values):
+// the pairs of their top rows (t0, t1) and bottom rows (u0, u1), in the layout max_windows reads.
+INLINE void route_windows(v8 g, i8v at, i8v i0, int32_t width, v8 *t0, v8 *t1, v8 *u0, v8 *u1) {
+    const v8 e0 = (v8)((i8v)g & (at == i0)), o0 = (v8)((i8v)g & (at == i0 + 1));
+    const v8 e1 = (v8)((i8v)g & (at == i0 + width)), o1 = (v8)((i8v)g & (at == i0 + width + 1));
+    *t0 = __builtin_shufflevector(e0, o0, 0, 8, 1, 9, 2, 10, 3, 11);
+    *t1 = __builtin_shufflevector(e0, o0, 4, 12, 5, 13, 6, 14, 7, 15);
+    *u0 = __builtin_shufflevector(e1, o1, 0, 8, 1, 9, 2, 10, 3, 11);
+    *u1 = __builtin_shufflevector(e1, o1, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+// Where each window of a plane starts (2y * width + 2x), for a plane narrower than 8 windows:
+// at least 8 entries, a plane of fewer windows repeating its last. The caller frees it when it
+// is not `small`.
+INLINE int32_t *window_starts(int32_t oh, int32_t ow, int32_t width, int32_t *small, int32_t smallCount) {
+    const int32_t total = oh * ow, count = total < 8 ? 8 : total;
+    int32_t *start = count <= smallCount ? small : malloc(sizeof(int32_t) * count);
+    if (!start) return 0;
+    for (int32_t k = 0; k < count; k++) {
+        const int32_t w = k < total ? k : total - 1;
+        start[k] = 2 * (w / ow) * width + 2 * (w % ow);
+    }
+    return start;
+}
+
+// The blocks of eight windows of a narrow plane: 0, 8, ... and a last one ending at its end.
+INLINE int32_t next_block(int32_t k, int32_t total) {
+    return k + 8 >= total ? total : (k + 16 > total ? total - 8 : k + 8);
+}
+
 INLINE void maxpool2x2(const float *src, int32_t first, int32_t planes, int32_t channels, int32_t height, int32_t width,
                        float *dst, int32_t *argmax) {
-    const int32_t oh = height / 2, ow = width / 2;
+    const int32_t oh = height / 2, ow = width / 2, total = oh * ow;
     const i8v lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
+    int32_t small[256], *start = 0;
+    if (ow < 8 && !(start = window_starts(oh, ow, width, small, 256))) return;
     for (int32_t p = 0; p < planes; p++) {
         const float *in = src + (int64_t)p * height * width;
         const int32_t base = ((first + p) % channels) * height * width;
-        float *out = dst + (int64_t)p * oh * ow;
-        int32_t *arg = argmax + (int64_t)p * oh * ow;
-        for (int32_t y = 0; y < oh; y++) {
-            const int32_t top = 2 * y * width;
-            const float *r0 = in + top, *r1 = r0 + width;
-            for (int32_t x = 0; x < ow; x += 8) {
-                // The last block of a row, narrower than 8, is read from and written to copies.
-                const int32_t n = ow - x < 8 ? ow - x : 8;
-                const float *p0 = r0 + 2 * x, *p1 = r1 + 2 * x;
-                float in0[16] = {0}, in1[16] = {0}, outBlock[8];
-                int32_t argBlock[8];
-                if (n < 8) {
-                    memcpy(in0, p0, sizeof(float) * 2 * n);
-                    memcpy(in1, p1, sizeof(float) * 2 * n);
-                    p0 = in0;
-                    p1 = in1;
-                }
-                const v8 a0 = load8(p0), a1 = load8(p0 + 8), b0 = load8(p1), b1 = load8(p1 + 8);
-                const v8 e0 = __builtin_shufflevector(a0, a1, 0, 2, 4, 6, 8, 10, 12, 14);
-                const v8 o0 = __builtin_shufflevector(a0, a1, 1, 3, 5, 7, 9, 11, 13, 15);
-                const v8 e1 = __builtin_shufflevector(b0, b1, 0, 2, 4, 6, 8, 10, 12, 14);
-                const v8 o1 = __builtin_shufflevector(b0, b1, 1, 3, 5, 7, 9, 11, 13, 15);
-                const i8v i0 = lane2 + (base + top + 2 * x);
-                v8 best = e0;
-                i8v at = i0;
-                MAX_STEP(o0, i0 + 1);
-                MAX_STEP(e1, i0 + width);
-                MAX_STEP(o1, i0 + width + 1);
-                if (n == 8) {
+        float *out = dst + (int64_t)p * total;
+        int32_t *arg = argmax + (int64_t)p * total;
+        v8 best;
+        i8v at;
+        if (ow >= 8) {
+            for (int32_t y = 0; y < oh; y++) {
+                const int32_t top = 2 * y * width;
+                for (int32_t x = 0; x < ow; x = x + 16 > ow && x + 8 < ow ? ow - 8 : x + 8) {
+                    const float *p0 = in + top + 2 * x, *p1 = p0 + width;
+                    max_windows(load8(p0), load8(p0 + 8), load8(p1), load8(p1 + 8), lane2 + (base + top + 2 * x), width, &best, &at);
                     store8(out + y * ow + x, best);
                     memcpy(arg + y * ow + x, &at, sizeof at);
-                } else {
-                    store8(outBlock, best);
-                    memcpy(argBlock, &at, sizeof at);
-                    memcpy(out + y * ow + x, outBlock, sizeof(float) * n);
-                    memcpy(arg + y * ow + x, argBlock, sizeof(int32_t) * n);
                 }
             }
+            continue;
+        }
+        for (int32_t k = 0; k < total; k = next_block(k, total)) {
+            const int32_t *s = start + (total < 8 ? 0 : k);
+            v8 a0, a1, b0, b1;
+            i8v i0;
+            load_pairs(in, s, &a0, &a1);
+            load_pairs(in + width, s, &b0, &b1);
+            memcpy(&i0, s, sizeof i0);
+            max_windows(a0, a1, b0, b1, i0 + base, width, &best, &at);
+            const int32_t n = total < 8 ? total : 8;
+            memcpy(out + k, &best, sizeof(float) * n);
+            memcpy(arg + k, &at, sizeof(int32_t) * n);
         }
     }
+    if (start != small) free(start);
 }
 
 MULTIVERSION
 void mlpsh_maxpool2x2(const float *src, int32_t first, int32_t planes, int32_t channels, int32_t height, int32_t width,
                       float *dst, int32_t *argmax) {
     maxpool2x2(src, first, planes, channels, height, width, dst, argmax);
+}
+
+INLINE void maxpool2x2_backward(const float *dy, const int32_t *argmax, int32_t first, int32_t planes, int32_t channels,
+                                int32_t height, int32_t width, float *dx) {
+    const int32_t oh = height / 2, ow = width / 2, total = oh * ow;
+    const i8v lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
+    int32_t small[256], *start = 0;
+    if (ow < 8 && !(start = window_starts(oh, ow, width, small, 256))) return;
+    for (int32_t p = 0; p < planes; p++) {
+        const int32_t base = ((first + p) % channels) * height * width;
+        const float *g = dy + (int64_t)p * total;
+        const int32_t *arg = argmax + (int64_t)p * total;
+        float *out = dx + (int64_t)p * height * width;
+        v8 t0, t1, u0, u1;
+        i8v at;
+        if (ow >= 8) {
+            for (int32_t y = 0; y < oh; y++) {
+                const int32_t top = 2 * y * width;
+                float *r0 = out + top, *r1 = r0 + width;
+                for (int32_t x = 0; x < ow; x = x + 16 > ow && x + 8 < ow ? ow - 8 : x + 8) {
+                    memcpy(&at, arg + y * ow + x, sizeof at);
+                    route_windows(load8(g + y * ow + x), at, lane2 + (base + top + 2 * x), width, &t0, &t1, &u0, &u1);
+                    store8(r0 + 2 * x, t0);
+                    store8(r0 + 2 * x + 8, t1);
+                    store8(r1 + 2 * x, u0);
+                    store8(r1 + 2 * x + 8, u1);
+                }
+                if (width & 1) { r0[width - 1] = 0; r1[width - 1] = 0; }
+            }
+        } else {
+            for (int32_t k = 0; k < total; k = next_block(k, total)) {
+                const int32_t *s = start + (total < 8 ? 0 : k);
+                // A plane of fewer than 8 windows reads its last one again in the spare lanes.
+                float gBlock[8];
+                int32_t argBlock[8];
+                for (int j = 0; j < 8; j++) {
+                    const int32_t w = total < 8 ? (j < total ? j : total - 1) : k + j;
+                    gBlock[j] = g[w];
+                    argBlock[j] = arg[w];
+                }
+                i8v i0;
+                memcpy(&i0, s, sizeof i0);
+                memcpy(&at, argBlock, sizeof at);
+                route_windows(load8(gBlock), at, i0 + base, width, &t0, &t1, &u0, &u1);
+                store_pairs(out, s, t0, t1);
+                store_pairs(out + width, s, u0, u1);
+            }
+            if (width & 1) for (int32_t y = 0; y < 2 * oh; y++) out[y * width + width - 1] = 0;
+        }
+        if (height & 1) memset(out + (int64_t)(height - 1) * width, 0, sizeof(float) * width);
+    }
+    if (start != small) free(start);
+}
+
+MULTIVERSION
+void mlpsh_maxpool2x2_backward(const float *dy, const int32_t *argmax, int32_t first, int32_t planes, int32_t channels,
+                               int32_t height, int32_t width, float *dx) {
+    maxpool2x2_backward(dy, argmax, first, planes, channels, height, width, dx);
 }
 
 void mlpsh_pad_copy(const float *src, int32_t channels, int32_t height, int32_t width, int32_t pad, float *dst) {

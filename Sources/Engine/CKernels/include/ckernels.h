@@ -47,6 +47,11 @@ void mlpsh_col2im(const float *cols, int64_t ldc, int32_t channels, int32_t heig
 void mlpsh_maxpool2x2(const float *src, int32_t first, int32_t planes, int32_t channels, int32_t height, int32_t width,
                       float *dst, int32_t *argmax);
 
+// The input gradient of mlpsh_maxpool2x2 for the same planes: dy at each window's argmax, zero
+// everywhere else (dx is written whole, planes [height, width] from the first).
+void mlpsh_maxpool2x2_backward(const float *dy, const int32_t *argmax, int32_t first, int32_t planes, int32_t channels,
+                               int32_t height, int32_t width, float *dx);
+
 // Copies planes [channels, height, width] into the interior of zero-bordered planes
 // [channels, height + 2 * pad, width + 2 * pad] (whose border the caller keeps at zero).
 void mlpsh_pad_copy(const float *src, int32_t channels, int32_t height, int32_t width, int32_t pad, float *dst);

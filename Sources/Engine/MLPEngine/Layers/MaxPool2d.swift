@@ -85,10 +85,19 @@ public final class MaxPool2d: Layer {
     public func backward(_ gy: Tensor) -> Tensor {
         let g = geometry, batch = gy.rows, perImage = g.channels * g.outputHeight * g.outputWidth
         gradInput.reshape(inputShape)
-        gradInput.fill(0)
         let dx = gradInput.data, dy = gy.data
         argmax.withUnsafeBufferPointer { am in
             let am = am.baseAddress!
+            if g.isSquare && g.kernel == 2 && g.stride == 2 && g.padding == 0 {
+                // Windows that tile the input: every value of dx is written once, no fill.
+                let oh = g.outputHeight, ow = g.outputWidth
+                Parallel.shared.forEachSlice(of: batch * g.channels, minimum: 8) { start, count in
+                    mlpsh_maxpool2x2_backward(dy + start * oh * ow, am + start * oh * ow, Int32(start), Int32(count), Int32(g.channels),
+                                              Int32(g.height), Int32(g.width), dx + start * g.height * g.width)
+                }
+                return
+            }
+            gradInput.fill(0)
             // Images are disjoint: each core routes its share's gradients.
             Parallel.shared.forEachSlice(of: batch, minimum: 8) { first, count in
                 for image in first..<(first + count) {
