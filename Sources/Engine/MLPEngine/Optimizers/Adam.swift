@@ -33,18 +33,9 @@ public final class Adam: OptimizerBase, Optimizer {
         let stepSize = Float(Double(lr) / (1 - pow(beta1.exact, t)))
         let bc2Sqrt = Float((1 - pow(beta2.exact, t)).squareRoot())
         let ms = buffers["exp_avg"]!, vs = buffers["exp_avg_sq"]!
-        let decoupled = decoupled
-        forEachParameter { w, g, n, index in
-            let m = ms[index], v = vs[index]
-            for i in 0..<n {
-                var grad = g[i]
-                if decoupled { w[i] *= 1 - lr * wd } else { grad += wd * w[i] }
-                m[i] += (grad - m[i]) * oneMinusB1
-                v[i] = b2 * v[i] + oneMinusB2 * grad * grad
-                let denom = v[i].squareRoot() / bc2Sqrt + eps
-                w[i] -= stepSize * m[i] / denom
-            }
-        }
+        let constants = Kernels.AdamStep(lr: lr, wd: wd, oneMinusB1: oneMinusB1, b2: b2, oneMinusB2: oneMinusB2, bc2Sqrt: bc2Sqrt,
+                                         eps: eps, stepSize: stepSize, decoupled: decoupled)
+        forEachParameter { w, g, n, index in Kernels.adamStep(w, g, ms[index], vs[index], n, constants) }
     }
 
     static func make(_ o: Options, decoupled: Bool) throws -> Optimizer {

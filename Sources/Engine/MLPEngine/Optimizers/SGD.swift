@@ -32,16 +32,10 @@ public final class SGD: OptimizerBase, Optimizer {
                 if wd == 0 {
                     Parallel.shared.forEachSlice(of: n) { start, count in Kernels.sgdStep(w + start, g + start, lr: lr, count) }
                 } else {
-                    for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]) }
+                    Kernels.decayStep(w, g, n, lr: lr, wd: wd)
                 }
-                return
-            }
-            let b = bufs![index]
-            for i in 0..<n {
-                var d = g[i] + wd * w[i]
-                b[i] = first ? d : mu * b[i] + damp * d
-                d = nesterov ? d + mu * b[i] : b[i]
-                w[i] -= lr * d
+            } else {
+                Kernels.momentumStep(w, g, bufs![index], n, lr: lr, mu: mu, damp: damp, wd: wd, first: first, nesterov: nesterov)
             }
         }
         steps &+= 1
