@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import XCTest
 @testable import MLPEngine
 
@@ -36,6 +38,46 @@ final class OwnDataTests: XCTestCase {
 
     /// The validation split: disjoint from what is left, together all of it, the same with the
     /// same seed and another with another seed.
+    /// A folder over `memory` is decoded from disk each batch: the same samples as in memory,
+    /// and a file that stops decoding after the folder was read gives zeros and one warning.
+    func testAFolderOverItsMemoryIsStreamedFromDisk() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("streamed-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for (c, name) in ["cat", "dog"].enumerated() {
+            try FileManager.default.createDirectory(atPath: root + "/" + name, withIntermediateDirectories: true)
+            for i in 0..<3 {
+                let pixels = (0..<16).map { UInt8((c * 100 + i * 10 + $0) % 256) }
+                try Data(Array("P5\n4 4\n255\n".utf8) + pixels).write(to: URL(fileURLWithPath: "\(root)/\(name)/\(i).pgm"))
+            }
+        }
+        let warnings = Mutex<[String]>([])
+        let warn: @Sendable (String) -> Void = { w in warnings.withLock { $0.append(w) } }
+        let kept = try ImageFolder.load(path: root, size: nil, channels: 1, skipBad: true, warn: warn)
+        let streamed = try ImageFolder.load(path: root, size: nil, channels: 1, skipBad: true, memory: 95, warn: warn)
+        XCTAssertTrue(kept is ByteImageDataset)
+        XCTAssertTrue(streamed is StreamedImageFolder, streamed.summary)
+        XCTAssertTrue(streamed.summary.hasSuffix("decoded from disk each batch: 96 is over memory=95)"), streamed.summary)
+        XCTAssertEqual(streamed.classNames, ["cat", "dog"])
+        XCTAssertNotEqual(streamed.checksum, 0)
+        func all(_ d: Dataset) -> ([Float], [Int32]) {
+            var x = [Float](repeating: -1, count: 6 * 16), y = [Int32](repeating: -1, count: 6)
+            let order: [Int32] = [5, 0, 3, 1, 4, 2]
+            order.withUnsafeBufferPointer { d.fill(indices: $0, x: &x, labels: &y) }
+            return (x, y)
+        }
+        XCTAssertEqual(all(streamed).0, all(kept).0)
+        XCTAssertEqual(all(streamed).1, [1, 0, 1, 0, 1, 0])
+        XCTAssertTrue(warnings.withLock { $0.isEmpty })
+        try Data("gone".utf8).write(to: URL(fileURLWithPath: root + "/dog/2.pgm"))
+        let (x, _) = all(streamed), (before, _) = all(kept)
+        XCTAssertEqual(Array(x[0..<16]), [Float](repeating: 0, count: 16))   // index 5 is dog/2
+        XCTAssertEqual(Array(x[16...]), Array(before[16...]))
+        _ = all(streamed)
+        let said = warnings.withLock { $0 }
+        XCTAssertEqual(said.count, 1)
+        XCTAssertTrue(said.first?.contains("dog/2.pgm") == true && said.first?.contains("its sample is zeros") == true, "\(said)")
+    }
+
     func testTheValidationSplitIsDisjointAndSeeded() throws {
         let data = FloatDataset(summary: "d", sampleShape: [1], classNames: ["a", "b"], values: (0..<1000).map(Float.init),
                                 labels: (0..<1000).map { Int32($0 % 2) })

@@ -115,6 +115,25 @@ def test_an_image_folder_copy_of_mnist_scores_as_the_idx_files(mnist_folder, tmp
     assert abs(scores[0] - scores[1]) <= 0.3, scores
 
 
+def test_a_folder_over_the_memory_limit_is_streamed_from_disk_with_the_same_numbers(mnist_folder, tmp_path):
+    """memory= below the decoded size: the folder is checked once and then decoded a batch at
+    a time; training gives the same numbers to the last digit. (A file that stops decoding
+    after the folder was read: OwnDataTests.)"""
+    script = ("seed 0; data train images path={d}/train size=28,28 memory={m}; data; model; flatten; linear 784 32; relu; "
+              "linear 32 10; end; loss cross_entropy; optim sgd lr=0.05 momentum=0.9; train epochs=2 batch=64 shuffle=true")
+    kept = run(["-c", script.format(d=mnist_folder, m="4G")], tmp_path)
+    streamed = run(["-c", script.format(d=mnist_folder, m="100K")], tmp_path)
+    assert kept.returncode == 0 and streamed.returncode == 0, kept.stderr + streamed.stderr
+    assert "decoded from disk each batch: 1.5M is over memory=100K" in streamed.stdout, streamed.stdout
+    assert "decoded from disk" not in kept.stdout
+    assert epochs(kept.stdout) == epochs(streamed.stdout) and len(epochs(kept.stdout)) == 2
+
+    root = folder(tmp_path / "s", ["a", "b"])
+    for bad in ["memory=lots", "memory=-1", "memory=99999999999T"]:
+        p = run(["-c", f"data train images path={root} {bad}"], tmp_path)
+        assert p.returncode != 0 and "is not a size" in p.stderr, p.stderr
+
+
 def epochs(text):
     return [dict((k.strip(), float(v.rstrip("%"))) for k, v in (f.split(":") for f in line.split(",")))
             for line in text.splitlines() if line.startswith("epoch:")]

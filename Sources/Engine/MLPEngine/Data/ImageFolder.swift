@@ -6,12 +6,13 @@ import Synchronization
 /// class found by walking its folder (links followed, each folder once) in sorted order.
 /// Files named .png, .jpg, .jpeg or .pgm are the samples (others are left out, and said so);
 /// each is decoded (Picture), resized to the sample size with an antialiased bilinear filter
-/// (PIL's BILINEAR), and kept in memory as bytes, scaled to [0, 1] a batch at a time. The
-/// decoding runs on every core. A file that does not decode is skipped with its name and
+/// (PIL's BILINEAR), and kept in memory as bytes, scaled to [0, 1] a batch at a time; a folder
+/// whose images take more than `memory` bytes decoded is streamed instead (StreamedImageFolder).
+/// The decoding runs on every core. A file that does not decode is skipped with its name and
 /// reason (`on_error=skip`) or refuses the whole folder (`on_error=fail`).
 public enum ImageFolder {
-    /// The most bytes the decoded samples may take in memory (4 GiB): a larger folder is
-    /// refused with the number; it is not streamed from disk.
+    /// The most bytes the decoded samples take in memory by default (4 GiB, the option
+    /// memory=): a larger folder is decoded from disk a batch at a time.
     public static let maximumBytes = 1 << 32
     /// The most files a folder may hold, and the most bytes one file may have.
     public static let maximumFiles = 1 << 24, maximumFileBytes = 1 << 26
@@ -92,50 +93,75 @@ public enum ImageFolder {
         for sub in subfolders { try walk(path + "/" + sub, seen: &seen, into: &folders) }
     }
 
+    /// One file decoded, resized and laid out as a sample: [channels, height, width] bytes.
+    static func decode(_ file: String, channels: Int, height: Int, width: Int) throws -> [UInt8] {
+        try Picture.decode(try readFileBytes(file, limit: maximumFileBytes, inflate: false), name: file, channels: channels)
+            .resized(width: width, height: height).planar
+    }
+
+    /// Runs `body` on each of `n` files, on every core; returns why each that threw failed.
+    static func forEachFile(_ n: Int, path: @escaping (Int) -> String, _ body: @escaping (Int) throws -> Void) -> [String?] {
+        var failures = [String?](repeating: nil, count: n)
+        let next = Atomic<Int>(0)
+        failures.withUnsafeMutableBufferPointer { failed in
+            let failed = failed.baseAddress!
+            Parallel.shared.run(max(1, min(Parallel.shared.ways, n))) { _ in
+                while true {
+                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard i < n else { return }
+                    do {
+                        try body(i)
+                    } catch let e as EngineError {
+                        (failed + i).pointee = e.message
+                    } catch {
+                        (failed + i).pointee = "\(path(i)): \(error)"
+                    }
+                }
+            }
+        }
+        return failures
+    }
+
     /// Reads the folder: its samples [channels, H, W] (H, W from `size`, else the first
-    /// image's), their labels and the class names. `warn` is told what was left out.
-    public static func load(path: String, size: (Int, Int)?, channels: Int, skipBad: Bool,
-                            warn: (String) -> Void) throws -> ByteImageDataset {
+    /// image's), their labels and the class names. Kept decoded in memory when they take at
+    /// most `memory` bytes, else decoded from disk a batch at a time (StreamedImageFolder).
+    /// `warn` is told what was left out.
+    public static func load(path: String, size: (Int, Int)?, channels: Int, skipBad: Bool, memory: Int = maximumBytes,
+                            warn: @escaping @Sendable (String) -> Void) throws -> Dataset {
         let listing = try list(path)
         if !listing.others.isEmpty {
             warn("images: \(listing.others.count) file\(listing.others.count == 1 ? "" : "s") in \(path) that are not .png, .jpg, .jpeg or .pgm left out (first: \(listing.others[0]))")
         }
-        func decode(_ i: Int) throws -> Picture {
-            let file = listing.files[i].path
-            return try Picture.decode(try readFileBytes(file, limit: maximumFileBytes, inflate: false), name: file, channels: channels)
-        }
+        let files = listing.files
         // The sample size: given, or the first image's that decodes.
         var (h, w) = size ?? (0, 0)
         if size == nil {
-            for i in listing.files.indices {
-                if let p = try? decode(i) { (h, w) = (p.height, p.width); break }
+            for (file, _) in files {
+                if let p = try? Picture.decode(try readFileBytes(file, limit: maximumFileBytes, inflate: false), name: file, channels: channels) {
+                    (h, w) = (p.height, p.width)
+                    break
+                }
             }
             guard h > 0 else { throw EngineError("images: no file in \(path) decodes") }
         }
-        let sample = channels * h * w, n = listing.files.count
+        let sample = channels * h * w, n = files.count
         let (bytes, overflow) = sample.multipliedReportingOverflow(by: n)
-        guard !overflow, bytes <= maximumBytes else {
-            throw EngineError("images: \(n) images of [\(channels), \(h), \(w)] take \(overflow ? "more than \(Int.max)" : String(bytes)) bytes, more than the \(maximumBytes) mlpsh keeps in memory: give a smaller size=")
-        }
-        var images = [UInt8](repeating: 0, count: bytes)
-        var failures = [String?](repeating: nil, count: n)
-        let pieces = max(1, min(Parallel.shared.ways, n))
-        let next = Atomic<Int>(0)
-        images.withUnsafeMutableBufferPointer { out in
-            failures.withUnsafeMutableBufferPointer { failed in
-                let out = out.baseAddress!, failed = failed.baseAddress!
-                Parallel.shared.run(pieces) { _ in
-                    while true {
-                        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                        guard i < n else { return }
-                        do {
-                            let picture = try decode(i).resized(width: w, height: h).planar
-                            picture.withUnsafeBufferPointer { (out + i * sample).update(from: $0.baseAddress!, count: sample) }
-                        } catch let e as EngineError {
-                            (failed + i).pointee = e.message
-                        } catch {
-                            (failed + i).pointee = "\(listing.files[i].path): \(error)"
-                        }
+        let inMemory = !overflow && bytes <= memory
+        // In memory: every image decoded into its place. Streamed: every image decoded once to
+        // check it, and its file's bytes fingerprinted; only one image a core is held at a time.
+        var images = [UInt8](repeating: 0, count: inMemory ? bytes : 0)
+        var checksums = [UInt32](repeating: 0, count: inMemory ? 0 : n)
+        let failures = images.withUnsafeMutableBufferPointer { out in
+            checksums.withUnsafeMutableBufferPointer { sums in
+                let out = out.baseAddress, sums = sums.baseAddress
+                return forEachFile(n, path: { files[$0].path }) { i in
+                    if inMemory {
+                        let picture = try decode(files[i].path, channels: channels, height: h, width: w)
+                        picture.withUnsafeBufferPointer { (out! + i * sample).update(from: $0.baseAddress!, count: sample) }
+                    } else {
+                        let raw = try readFileBytes(files[i].path, limit: maximumFileBytes, inflate: false)
+                        _ = try Picture.decode(raw, name: files[i].path, channels: channels).resized(width: w, height: h)
+                        sums![i] = StreamedImageFolder.checksum(of: raw)
                     }
                 }
             }
@@ -150,21 +176,48 @@ public enum ImageFolder {
         }
         let keep = failures.indices.filter { failures[$0] == nil }
         guard !keep.isEmpty else { throw EngineError("images: no file in \(path) decodes") }
-        var labels = [UInt8](), kept = [UInt8]()
+        let labels = keep.map { UInt8(files[$0].label) }
+        // Each class with its images: "0 (5923), 1 (6742), …".
+        var counts = [Int](repeating: 0, count: listing.classes.count)
+        for l in labels { counts[Int(l)] += 1 }
+        let named = zip(listing.classes, counts).map { "\($0) (\($1))" }
+        let names = named.count <= 6 ? named.joined(separator: ", ") : named.prefix(5).joined(separator: ", ") + ", …"
+        let summary = "images \(path) (\(keep.count) images [\(channels), \(h), \(w)], \(listing.classes.count) classes: \(names)"
+        guard inMemory else {
+            return StreamedImageFolder(summary: summary + "; decoded from disk each batch: \(overflow ? "more than \(Int.max)" : byteSize(bytes)) is over memory=\(byteSize(memory)))",
+                                       sampleShape: [channels, h, w], classNames: listing.classes, files: keep.map { files[$0].path },
+                                       labels: labels, fileChecksums: keep.map { checksums[$0] }, warn: warn)
+        }
+        var kept = [UInt8]()
         if keep.count == n {
             kept = images
         } else {
             kept.reserveCapacity(keep.count * sample)
             for i in keep { kept.append(contentsOf: images[(i * sample)..<((i + 1) * sample)]) }
         }
-        labels = keep.map { UInt8(listing.files[$0].label) }
-        // Each class with its images: "0 (5923), 1 (6742), …".
-        var counts = [Int](repeating: 0, count: listing.classes.count)
-        for l in labels { counts[Int(l)] += 1 }
-        let named = zip(listing.classes, counts).map { "\($0) (\($1))" }
-        let names = named.count <= 6 ? named.joined(separator: ", ") : named.prefix(5).joined(separator: ", ") + ", …"
-        return ByteImageDataset(summary: "images \(path) (\(keep.count) images [\(channels), \(h), \(w)], \(listing.classes.count) classes: \(names))",
-                                sampleShape: [channels, h, w], classNames: listing.classes, images: kept, labels: labels)
+        return ByteImageDataset(summary: summary + ")", sampleShape: [channels, h, w], classNames: listing.classes, images: kept, labels: labels)
+    }
+
+    /// "4G", "512M", "64K" or a number of bytes.
+    static func parseByteSize(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = Substring(text.uppercased()), scale = 1
+        if digits.hasSuffix("B") { digits = digits.dropLast() }
+        if let last = digits.last, let unit = units[last] { scale = unit; digits = digits.dropLast() }
+        guard let value = Int(digits), value >= 0 else { return nil }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : bytes
+    }
+
+    /// Bytes as the largest whole unit: "4G", "1536M", "100".
+    static func byteSize(_ bytes: Int) -> String {
+        for (unit, scale) in [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where bytes >= scale && bytes % scale == 0 {
+            return "\(bytes / scale)\(unit)"
+        }
+        for (unit, scale) in [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where bytes >= scale {
+            return String(format: "%.1f", Double(bytes) / Double(scale)) + unit
+        }
+        return "\(bytes)"
     }
 
     static func make(_ a: Arguments) throws -> Dataset {
@@ -178,7 +231,12 @@ public enum ImageFolder {
         guard channels != 2 else { throw EngineError("images: channels=2 is not 1 (grey) or 3 (RGB)") }
         let mode = o.string("on_error")
         guard mode == "skip" || mode == "fail" else { throw EngineError("images: on_error=\(mode) is not skip or fail") }
-        return try load(path: o.string("path"), size: size, channels: channels, skipBad: mode == "skip", warn: a.warn)
+        guard let memory = parseByteSize(o.string("memory")) else {
+            throw EngineError("images: memory=\(o.string("memory")) is not a size such as 4G, 512M or 100000")
+        }
+        let warn = a.warn
+        return try load(path: o.string("path"), size: size, channels: channels, skipBad: mode == "skip", memory: memory,
+                        warn: { warn($0) })
     }
 
     public static let entry = RegistryEntry<DatasetFactory>(
@@ -186,7 +244,8 @@ public enum ImageFolder {
         options: [OptionSpec("path", "", "the folder: one subfolder a class, holding .png, .jpg, .jpeg or .pgm files"),
                   OptionSpec("size", "", "H,W (or N) every image is resized to; the first image's size by default"),
                   OptionSpec("channels", "1", "1: grey, 3: RGB"),
-                  OptionSpec("on_error", "skip", "a file that does not decode: skip (and say so) or fail")],
-        details: "Classes are numbered in the sorted order of their folders' names, as torchvision's class_to_idx.\nImages are resized with an antialiased bilinear filter (PIL's BILINEAR, torchvision's Resize) and\nscaled to [0, 1]; they are decoded once, on every core, and kept in memory (at most 4 GiB).",
+                  OptionSpec("on_error", "skip", "a file that does not decode: skip (and say so) or fail"),
+                  OptionSpec("memory", "4G", "the most the decoded images may take in memory; a larger folder is decoded from disk each batch")],
+        details: "Classes are numbered in the sorted order of their folders' names, as torchvision's class_to_idx.\nImages are resized with an antialiased bilinear filter (PIL's BILINEAR, torchvision's Resize) and\nscaled to [0, 1]; they are decoded once, on every core, and kept in memory when they fit in memory=\n(4G); a larger folder is checked once and then decoded from disk a batch at a time.",
         example: "data train images path=photos size=64,64 channels=3", make: make)
 }
