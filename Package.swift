@@ -12,6 +12,7 @@ let package = Package(
         // library, the same one plugins link.
         .package(path: "Sources/Engine"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CReadline", path: "Sources/CReadline",
@@ -21,7 +22,8 @@ let package = Package(
                        providers: [.apt(["librsvg2-dev"])]),
         // SQLite, for the run history.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "MLPShell", dependencies: [.product(name: "MLPEngine", package: "Engine"), "CReadline", "CRSVG", "CSQLite"]),
+        .target(name: "MLPShell", dependencies: [.product(name: "MLPEngine", package: "Engine"), "CReadline", "CRSVG", "CSQLite",
+                                                .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(name: "mlpsh", dependencies: [
             "MLPShell", .product(name: "MLPEngine", package: "Engine"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

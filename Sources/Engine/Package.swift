@@ -10,6 +10,10 @@ let package = Package(
     products: [
         .library(name: "MLPEngine", type: .dynamic, targets: ["MLPEngine"]),
     ],
+    dependencies: [
+        // Generated code for ONNX's protocol buffers (ONNX/onnx.pb.swift, scripts/generate-protos).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
     targets: [
         // C libraries from Debian (see scripts/install-deps).
         .systemLibrary(name: "CBLAS", path: "CBLAS", pkgConfig: "openblas",
@@ -26,7 +30,8 @@ let package = Package(
         // Direct convolution kernels with 8-float vectors, built for AVX2+FMA and for the
         // baseline x86-64, chosen at load time; optimised in debug builds too.
         .target(name: "CKernels", path: "CKernels", cSettings: [.unsafeFlags(["-O2", "-Wno-psabi"])]),
-        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch", "CThreads", "CJPEG", "CKernels"],
+        .target(name: "MLPEngine", dependencies: ["CBLAS", "CZlib", "CPNG", "CPrefetch", "CThreads", "CJPEG", "CKernels",
+                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 path: "MLPEngine"),
     ],
     swiftLanguageModes: [.v5]

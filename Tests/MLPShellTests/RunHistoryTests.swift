@@ -13,12 +13,17 @@ final class RunHistoryTests: XCTestCase {
         XCTAssertEqual(CRC32C.masked([1, 2, 3]), ((c >> 15) | (c << 17)) &+ 0xA282_EAD8)
     }
 
-    func testProtobufEncodings() {
-        var p = Protobuf()
-        p.varint(2, 300)
-        p.string(1, "lr")
-        p.float(2, 1)
-        XCTAssertEqual(p.bytes, [0x10, 0xAC, 0x02, 0x0A, 0x02, 0x6C, 0x72, 0x15, 0x00, 0x00, 0x80, 0x3F])
+    /// The generated Event (proto/tensorboard.proto) encodes as TensorFlow's: step 300 as field
+    /// 2, the summary as field 5, its value's tag and simple_value as fields 1 and 2.
+    func testTheEventEncoding() throws {
+        var value = Tensorboard_Summary.Value()
+        value.tag = "lr"
+        value.simpleValue = 1
+        var event = Tensorboard_Event()
+        event.step = 300
+        event.summary.value = [value]
+        XCTAssertEqual(Array(try event.serializedData()),
+                       [0x10, 0xAC, 0x02, 0x2A, 0x0B, 0x0A, 0x09, 0x0A, 0x02, 0x6C, 0x72, 0x15, 0x00, 0x00, 0x80, 0x3F])
     }
 
     func testAStoreOpensAgainAndKeepsItsRuns() throws {

@@ -43,12 +43,13 @@ func trainingCommands() -> [Command] {
                           OptionSpec("monitor", "", "val_loss, val_acc, test_loss or test_acc (val_loss with a val set, else test_loss)"),
                           OptionSpec("save_best", "", "a file that keeps the best epoch's weights, history and optimizer state")],
                 example: "train epochs=50 batch=64 shuffle=true log=run.csv", run: train),
-        Command(name: "test", group: "Training", usage: "test [batch=B]",
+        Command(name: "test", group: "Training", usage: "test [batch=B] [logits=FILE.csv]",
                 summary: "evaluates on 'test': test_loss:...,test_acc:...%",
-                details: "test_loss is the mean of the losses of batches of B samples; test_acc the fraction right.",
-                options: [OptionSpec("batch", "64", "samples a batch, for the loss's mean")],
+                details: "test_loss is the mean of the losses of batches of B samples; test_acc the fraction right.\nlogits=FILE.csv also writes the model's outputs, one row a sample in the set's order, each\nvalue in the fewest digits that read back as the same float32 (for comparing with other runtimes).",
+                options: [OptionSpec("batch", "64", "samples a batch, for the loss's mean"),
+                          OptionSpec("logits", "", "a CSV file for every sample's outputs")],
                 example: "test", run: { inv, o, s in
-                    try expectArguments(inv, 0...0, usage: "test [batch=B]")
+                    try expectArguments(inv, 0...0, usage: "test [batch=B] [logits=FILE.csv]")
                     let batch = try o.int("batch", min: 1, max: 1 << 20)
                     let trainer = try makeTrainer(s, training: false)
                     let data = try s.requireDataset("test")
@@ -57,6 +58,7 @@ func trainingCommands() -> [Command] {
                     warnIfNotFinite(trainer.model, s)
                     let r = try trainer.evaluate(data, batch: batch)
                     s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
+                    if o.has("logits") { try writeLogits(trainer.model, data, batch: batch, to: o.string("logits")) }
                 }),
         Command(name: "bench", group: "Training", usage: "bench [sgemm|layers] [batch=B] [steps=N] [size=N] [conv=direct|im2col]",
                 summary: "times a training step of the model against its matrix products alone (GFLOP/s)",
@@ -301,4 +303,22 @@ private func runRecord(_ s: Session, _ t: Trainer, command: Invocation, name: St
                         model: t.model.definition, loss: t.loss.definition, optimizer: t.optimizer?.definition ?? "",
                         schedule: t.schedule.definition, seed: Int64(bitPattern: s.random.seed), threads: Int64(BLAS.threads),
                         datasets: data.joined(separator: "\n"), files: [])
+}
+
+/// Every sample's outputs in evaluation mode, a CSV row each, written atomically.
+func writeLogits(_ model: Sequential, _ data: Dataset, batch: Int, to path: String) throws {
+    let training = model.isTraining
+    model.isTraining = false
+    defer { model.isTraining = training }
+    let loader = BatchLoader(dataset: data, batchSize: batch)
+    var text = ""
+    for b in 0..<loader.batchCount {
+        let n = loader.load(batch: b)
+        let out = model.forward(loader.x)
+        for r in 0..<n {
+            let row = UnsafeBufferPointer(start: out.data + r * out.cols, count: out.cols)
+            text += row.map { "\($0)" }.joined(separator: ",") + "\n"
+        }
+    }
+    try AtomicFile.write(text, to: path)
 }

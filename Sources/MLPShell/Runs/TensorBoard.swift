@@ -1,10 +1,12 @@
 import Foundation
 import MLPEngine
+import SwiftProtobuf
 
 /// TensorBoard's event files, written as its own writer writes them: a file
 /// `events.out.tfevents.<seconds>.<host>` of TFRecords (a little-endian length, its masked
 /// CRC-32C, the bytes, their masked CRC-32C), each an `Event` protocol buffer: first the file
-/// version, then one event a step holding a `Summary` of scalar values.
+/// version, then one event a step holding a `Summary` of scalar values (tensorboard.pb.swift,
+/// generated from proto/tensorboard.proto).
 final class TensorBoardWriter {
     let path: String
     private let fd: Int32
@@ -28,10 +30,10 @@ final class TensorBoardWriter {
             throw EngineError("tensorboard=\(option): \(path) is not a regular file: refused")
         }
         _ = fcntl(fd, F_SETFL, O_WRONLY | O_APPEND)
-        var event = Protobuf()
-        event.double(1, Date().timeIntervalSince1970)
-        event.string(3, "brain.Event:2")
-        try write(record: event.bytes)
+        var event = Tensorboard_Event()
+        event.wallTime = Date().timeIntervalSince1970
+        event.fileVersion = "brain.Event:2"
+        try write(record: Array(try event.serializedData()))
     }
 
     deinit { close(fd) }
@@ -61,18 +63,18 @@ final class TensorBoardWriter {
 
     /// One step's scalars ("loss/train" ...), as tf.summary.scalar writes them.
     func scalars(step: Int, _ values: [(tag: String, value: Float)]) throws {
-        var summary = Protobuf()
-        for (tag, value) in values {
-            var v = Protobuf()
-            v.string(1, tag)
-            v.float(2, value)
-            summary.message(1, v)
+        var summary = Tensorboard_Summary()
+        summary.value = values.map { tag, value in
+            var v = Tensorboard_Summary.Value()
+            v.tag = tag
+            v.simpleValue = value
+            return v
         }
-        var event = Protobuf()
-        event.double(1, Date().timeIntervalSince1970)
-        event.varint(2, UInt64(bitPattern: Int64(step)))
-        event.message(5, summary)
-        try write(record: event.bytes)
+        var event = Tensorboard_Event()
+        event.wallTime = Date().timeIntervalSince1970
+        event.step = Int64(step)
+        event.summary = summary
+        try write(record: Array(try event.serializedData()))
     }
 
     private func write(record data: [UInt8]) throws {
@@ -84,35 +86,6 @@ final class TensorBoardWriter {
         out += withUnsafeBytes(of: CRC32C.masked(data).littleEndian, Array.init)
         let n = out.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         guard n == out.count else { throw EngineError("\(path): write failed") }
-    }
-}
-
-/// The few protocol buffer encodings an Event needs.
-struct Protobuf {
-    private(set) var bytes: [UInt8] = []
-
-    private mutating func raw(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-        bytes.append(UInt8(v))
-    }
-    private mutating func key(_ field: Int, _ wire: UInt64) { raw(UInt64(field) << 3 | wire) }
-
-    mutating func varint(_ field: Int, _ v: UInt64) { key(field, 0); raw(v) }
-    mutating func double(_ field: Int, _ v: Double) {
-        key(field, 1)
-        bytes += withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init)
-    }
-    mutating func float(_ field: Int, _ v: Float) {
-        key(field, 5)
-        bytes += withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init)
-    }
-    mutating func string(_ field: Int, _ s: String) { data(field, Array(s.utf8)) }
-    mutating func message(_ field: Int, _ m: Protobuf) { data(field, m.bytes) }
-    private mutating func data(_ field: Int, _ d: [UInt8]) {
-        key(field, 2)
-        raw(UInt64(d.count))
-        bytes += d
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 /// max(0, x).
 public final class ReLU: ElementwiseLayer {
     public init(shape: [Int]) { super.init(kind: "relu", shape: shape) }
+    override public var onnxOperator: (op: String, attributes: [ONNXGraph.Attribute])? { ("Relu", []) }
     override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         Kernels.relu(x, y, n)
     }
@@ -20,6 +21,7 @@ public final class LeakyReLU: ElementwiseLayer {
         super.init(kind: "leaky_relu", shape: shape)
     }
     override public var spec: Spec { Spec(name, options: [("slope", "\(slope)")]) }
+    override public var onnxOperator: (op: String, attributes: [ONNXGraph.Attribute])? { ("LeakyRelu", [.float("alpha", slope)]) }
     override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { y[i] = x[i] > 0 ? x[i] : x[i] * slope }
     }
@@ -32,6 +34,7 @@ public final class LeakyReLU: ElementwiseLayer {
 /// 1 / (1 + e^-x).
 public final class Sigmoid: ElementwiseLayer {
     public init(shape: [Int]) { super.init(kind: "sigmoid", shape: shape) }
+    override public var onnxOperator: (op: String, attributes: [ONNXGraph.Attribute])? { ("Sigmoid", []) }
     override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { y[i] = 1 / (1 + expf(-x[i])) }
     }
@@ -44,6 +47,7 @@ public final class Sigmoid: ElementwiseLayer {
 /// tanh(x).
 public final class Tanh: ElementwiseLayer {
     public init(shape: [Int]) { super.init(kind: "tanh", shape: shape) }
+    override public var onnxOperator: (op: String, attributes: [ONNXGraph.Attribute])? { ("Tanh", []) }
     override public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { y[i] = tanhf(x[i]) }
     }

@@ -16,6 +16,9 @@ open class ElementwiseLayer: Layer {
     }
 
     open var spec: Spec { Spec(name) }
+    /// The ONNX operator that computes it, with its attributes; nil when there is none (then
+    /// a model holding it cannot be exported).
+    open var onnxOperator: (op: String, attributes: [ONNXGraph.Attribute])? { nil }
     public var outputShape: [Int] { shape }
     public var parameters: [Parameter] { [] }
 

@@ -6,7 +6,7 @@ import MLPShell
 /// and, through a link, into MLPShellTests, which replays the corpus and every input that once
 /// crashed (Tests/Fuzz/regressions) as ordinary tests.
 enum FuzzTargets {
-    static let names = ["lexer", "interpreter", "idx", "safetensors", "image", "checkpoint", "csv", "model", "runstore"]
+    static let names = ["lexer", "interpreter", "idx", "safetensors", "image", "checkpoint", "csv", "model", "runstore", "onnx"]
 
     static func run(_ target: String, _ bytes: [UInt8]) {
         switch target {
@@ -19,6 +19,7 @@ enum FuzzTargets {
         case "csv": fuzzCSV(bytes)
         case "model": fuzzModel(bytes)
         case "runstore": fuzzRunStore(bytes)
+        case "onnx": fuzzONNX(bytes)
         default: preconditionFailure("no fuzz target \(target)")
         }
     }

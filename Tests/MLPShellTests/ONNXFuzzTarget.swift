@@ -1,0 +1,1 @@
+../Fuzz/Sources/mlpsh-fuzz/ONNXFuzzTarget.swift
