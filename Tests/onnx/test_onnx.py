@@ -26,7 +26,7 @@ MODELS = {
     "lenet5": "conv2d 1 6 5 padding=2; relu; maxpool2d 2; conv2d 6 16 5; relu; maxpool2d 2; flatten; "
               "linear 400 120; relu; linear 120 84; relu; linear 84 10",
     "bn_cnn": "conv2d 1 8 3 padding=1; batchnorm2d 8; relu; maxpool2d 2; conv2d 8 16 3 padding=1; batchnorm2d 16; relu; "
-              "avgpool2d 2; flatten; linear 784 32; relu; dropout p=0.3; linear 32 10",
+              "avgpool2d 2; flatten; linear 784 32; batchnorm1d 32; relu; dropout p=0.3; linear 32 10",
     "residual": "conv2d 1 8 3 padding=1 bias=false; batchnorm2d 8; relu; "
                 "residual; conv2d 8 8 3 padding=1 bias=false; batchnorm2d 8; relu; conv2d 8 8 3 padding=1 bias=false; batchnorm2d 8; end; relu; "
                 "residual; conv2d 8 16 3 stride=2 padding=1 bias=false; batchnorm2d 16; "
