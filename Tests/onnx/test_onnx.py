@@ -175,3 +175,25 @@ def test_models_torch_exports_load_with_pytorchs_logits(name, tmp_path):
     assert np.abs(ours - theirs).max() <= 1e-5 * max(1, np.abs(theirs).max()), np.abs(ours - theirs).max()
     back = ort.InferenceSession(str(tmp_path / "back.onnx"), providers=["CPUExecutionProvider"]).run(["logits"], {"input": x})[0]
     assert np.abs(back - theirs).max() <= 1e-5 * max(1, np.abs(theirs).max())
+
+
+def test_matmul_and_add_read_as_a_linear_layer(tmp_path):
+    """MatMul by a [in, out] weight and the Add of a bias (as some exporters write nn.Linear)
+    become one linear layer: mlpsh's export of it (a Gemm) gives the same numbers."""
+    from onnx import helper, TensorProto, numpy_helper
+    rng = np.random.default_rng(0)
+    w, b = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "w"], ["h"]), helper.make_node("Add", ["h", "b"], ["a"]),
+         helper.make_node("Tanh", ["a"], ["logits"])], "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "mm.onnx"))
+    p = run(["-c", "load mm.onnx; summary; export back.onnx"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "linear(4 -> 3)" in p.stdout and "tanh" in p.stdout, p.stdout
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    ref = np.tanh(x @ w + b)
+    back = ort.InferenceSession(str(tmp_path / "back.onnx"), providers=["CPUExecutionProvider"]).run(["logits"], {"input": x})[0]
+    assert np.abs(back - ref).max() <= 1e-6
