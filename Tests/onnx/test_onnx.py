@@ -101,15 +101,22 @@ def test_hostile_onnx_files_are_refused(tmp_path):
     t.ClearField("raw_data")
     t.data_location = onnx.TensorProto.EXTERNAL
     t.external_data.add(key="location", value="../../etc/passwd")
+    beside = onnx.load(str(path))
+    t = beside.graph.initializer[0]
+    t.ClearField("raw_data")
+    t.data_location = onnx.TensorProto.EXTERNAL
+    t.external_data.add(key="location", value="weights.bin")
+    t.external_data.add(key="offset", value="4096")
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 100)
     cycle = onnx.load(str(path))
     cycle.graph.node[0].input[0] = cycle.graph.node[2].output[0]
     doubles = onnx.load(str(path))
     d = doubles.graph.initializer[0]
     d.data_type = onnx.TensorProto.DOUBLE
-    for name, model in [("unknown.onnx", unknown), ("external.onnx", external), ("cycle.onnx", cycle), ("doubles.onnx", doubles)]:
+    for name, model in [("unknown.onnx", unknown), ("external.onnx", external), ("cycle.onnx", cycle), ("doubles.onnx", doubles), ("beside.onnx", beside)]:
         cases[name] = model.SerializeToString()
     why = {"unknown.onnx": "(Selu) has no mlpsh layer", "external.onnx": "external data", "cycle.onnx": "no earlier node writes",
-           "doubles.onnx": "not float32"}
+           "doubles.onnx": "not float32", "beside.onnx": "weights.bin: holds 100 bytes, not 600 from offset 4096"}
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
         p = run(["-c", f"load {name}"], tmp_path)
@@ -155,8 +162,12 @@ def torch_modules():
     }
 
 
+@pytest.mark.parametrize("dynamo", [False, True], ids=["script", "dynamo"])
 @pytest.mark.parametrize("name", ["mlp", "lenet5", "blocks"])
-def test_models_torch_exports_load_with_pytorchs_logits(name, tmp_path):
+def test_models_torch_exports_load_with_pytorchs_logits(name, dynamo, tmp_path):
+    """Both of torch.onnx.export's exporters: the TorchScript one, and the dynamo one (torch's
+    default) that keeps the weights in a file beside the model, folds batch norm into the
+    convolutions and writes flattening as Reshape and global pooling as ReduceMean."""
     torch, modules = torch_modules()
     m = modules[name]
     for mod in m.modules():   # running statistics that are not the defaults
@@ -167,8 +178,13 @@ def test_models_torch_exports_load_with_pytorchs_logits(name, tmp_path):
     x, _ = mnist_test_images()
     with torch.no_grad():
         theirs = m(torch.from_numpy(x)).numpy()
-    torch.onnx.export(m, (torch.from_numpy(x[:2]),), str(tmp_path / "t.onnx"), input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}}, opset_version=17, dynamo=False)
+    if dynamo:
+        torch.onnx.export(m, (torch.from_numpy(x[:2]),), str(tmp_path / "t.onnx"), input_names=["input"], output_names=["logits"],
+                          dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=17, dynamo=True, external_data=True)
+        assert (tmp_path / "t.onnx.data").exists()
+    else:
+        torch.onnx.export(m, (torch.from_numpy(x[:2]),), str(tmp_path / "t.onnx"), input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}}, opset_version=17, dynamo=False)
     p = run(["-c", f"data test mnist split=test limit={N} path={MNIST}; load t.onnx; loss cross_entropy; test logits=ours.csv; export back.onnx"], tmp_path)
     assert p.returncode == 0, p.stderr
     ours = np.loadtxt(tmp_path / "ours.csv", delimiter=",", dtype=np.float32)

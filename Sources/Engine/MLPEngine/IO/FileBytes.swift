@@ -115,3 +115,22 @@ public func readCapped(_ fd: Int32, name: String, limit: Int, expected: Int = 0,
         out.append(contentsOf: chunk[0..<n])
     }
 }
+
+/// `length` bytes of the regular file `path` from `offset`: an error when the file is not a
+/// regular file or does not hold them.
+public func readFileRange(_ path: String, offset: Int, length: Int) throws -> [UInt8] {
+    let (fd, st) = try openRegularFile(path)
+    defer { close(fd) }
+    let (end, overflow) = offset.addingReportingOverflow(length)
+    guard offset >= 0, length >= 0, !overflow, end <= Int(st.st_size) else {
+        throw EngineError("\(path): holds \(st.st_size) bytes, not \(length) from offset \(offset)")
+    }
+    var out = [UInt8](repeating: 0, count: length)
+    var done = 0
+    while done < length {
+        let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(offset + done)) }
+        guard n > 0 else { throw EngineError("\(path): cannot be read") }
+        done += n
+    }
+    return out
+}

@@ -17,12 +17,14 @@ struct GraphReader {
     /// Nodes already turned into layers (a MatMul's Add is taken with it).
     var taken = Set<Int>()
 
-    init(_ graph: Onnx_GraphProto, file: String) throws {
+    /// `folder`: where tensors kept in another file may be read from (the model file's own
+    /// folder), nil when the model did not come from a file.
+    init(_ graph: Onnx_GraphProto, file: String, folder: String?) throws {
         self.file = file
         guard graph.node.count <= ONNXImport.maximumNodes else { throw EngineError("\(file): \(graph.node.count) nodes, more than \(ONNXImport.maximumNodes)") }
         nodes = graph.node
         var floats: [String: (dims: [Int], values: [Float])] = [:], integers: [String: [Int]] = [:]
-        for t in graph.initializer { try Self.add(t, file: file, floats: &floats, integers: &integers) }
+        for t in graph.initializer { try Self.add(try Self.inline(t, file: file, folder: folder), file: file, floats: &floats, integers: &integers) }
         let data = graph.input.filter { floats[$0.name] == nil && integers[$0.name] == nil }
         guard data.count == 1, graph.output.count == 1 else {
             throw EngineError("\(file): the graph has \(data.count) inputs and \(graph.output.count) outputs besides its weights; mlpsh reads one of each")
@@ -64,7 +66,34 @@ struct GraphReader {
         self.integers = integers
     }
 
-    /// A float32 or int64 tensor, checked: no external data, sizes that add up.
+    /// A tensor whose values are kept in another file (as torch.onnx.export writes large models),
+    /// with them read in: only from a file of the model's own folder, named without a path.
+    static func inline(_ t: Onnx_TensorProto, file: String, folder: String?) throws -> Onnx_TensorProto {
+        guard t.dataLocation == .external || !t.externalData.isEmpty else { return t }
+        var fields: [String: String] = [:]
+        for e in t.externalData { fields[e.key] = e.value }
+        guard let folder, let location = fields["location"], !location.isEmpty, !location.contains("/"), location != "..", location != "." else {
+            throw EngineError("\(file): tensor '\(t.name)' refers to external data at '\(fields["location"] ?? "")'; mlpsh reads external data only from a file beside the model, named without a path")
+        }
+        var count = 1
+        for d in t.dims {
+            guard d >= 0, d <= Int64(Int32.max) else { throw EngineError("\(file): tensor '\(t.name)' has a dimension of \(d)") }
+            let (c, overflow) = count.multipliedReportingOverflow(by: Int(d))
+            guard !overflow, c <= 1 << 29 else { throw EngineError("\(file): tensor '\(t.name)' is too large") }
+            count = c
+        }
+        let width = t.dataType == Int32(Onnx_TensorProto.DataType.int64.rawValue) ? 8 : 4
+        guard let offset = Int(fields["offset"] ?? "0"), let length = Int(fields["length"] ?? String(count * width)), length == count * width else {
+            throw EngineError("\(file): tensor '\(t.name)' gives an external offset or length that does not fit its \(count) values")
+        }
+        var inlined = t
+        inlined.externalData = []
+        inlined.dataLocation = .default
+        inlined.rawData = Data(try readFileRange(folder + "/" + location, offset: offset, length: length))
+        return inlined
+    }
+
+    /// A float32 or int64 tensor, checked: values held in the file, sizes that add up.
     static func add(_ t: Onnx_TensorProto, file: String, floats: inout [String: (dims: [Int], values: [Float])], integers: inout [String: [Int]]) throws {
         guard t.dataLocation != .external, t.externalData.isEmpty else {
             throw EngineError("\(file): tensor '\(t.name)' refers to external data; mlpsh reads only tensors held in the file (torch.onnx.export(..., external_data=False) keeps them there)")
@@ -125,12 +154,10 @@ struct GraphReader {
             if readers.count == 1 {
                 let n = readers[0]
                 if let join, n > join { throw EngineError("\(file): node '\(nodes[n].name)' (\(nodes[n].opType)) is reached past the join of its branches") }
-                guard let layer = try convert(n, value: value, shape: shape) else {
-                    value = nodes[n].output[0]
-                    continue
+                for layer in try convert(n, value: value, shape: shape) {
+                    shape = try outputShape(layer, shape)
+                    layers.append(layer)
                 }
-                shape = try outputShape(layer, shape)
-                layers.append(layer)
                 value = nodes[lastTaken].output[0]
                 continue
             }
@@ -139,11 +166,11 @@ struct GraphReader {
             let j = nodes[meet]
             var branches: [(from: String, layers: [ImportedLayer])] = []
             for r in readers where r != meet {
-                guard let first = try convert(r, value: value, shape: shape) else {
-                    throw EngineError("\(file): node '\(nodes[r].name)' (\(nodes[r].opType)) opens a branch with nothing in it")
-                }
-                let (rest, end, _) = try chain(from: nodes[lastTaken].output[0], shape: try outputShape(first, shape), until: meet)
-                branches.append((end, [first] + rest))
+                let first = try convert(r, value: value, shape: shape)
+                var branchShape = shape
+                for layer in first { branchShape = try outputShape(layer, branchShape) }
+                let (rest, end, _) = try chain(from: nodes[lastTaken].output[0], shape: branchShape, until: meet)
+                branches.append((end, first + rest))
             }
             taken.insert(meet)
             // The branches in the order the join reads them; the fork's value itself is an empty one.

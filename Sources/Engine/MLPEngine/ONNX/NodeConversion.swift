@@ -2,7 +2,19 @@
 /// the layer's options and its initializers as the layer's tensors; nil for a node that is the
 /// identity in evaluation mode (Dropout, Identity, a Reshape that changes nothing).
 extension GraphReader {
-    mutating func convert(_ index: Int, value: String, shape: [Int]) throws -> ImportedLayer? {
+    mutating func convert(_ index: Int, value: String, shape: [Int]) throws -> [ImportedLayer] {
+        try layers(index, value: value, shape: shape)
+    }
+
+    private mutating func layers(_ index: Int, value: String, shape: [Int]) throws -> [ImportedLayer] {
+        guard let one = try layer(index, value: value, shape: shape) else { return [] }
+        // A mean over height and width that drops them is a global pooling, then flattening.
+        let n = nodes[index]
+        if n.opType == "ReduceMean" && int(n, "keepdims", 1) == 0 { return [one, ImportedLayer("flatten")] }
+        return [one]
+    }
+
+    private mutating func layer(_ index: Int, value: String, shape: [Int]) throws -> ImportedLayer? {
         let n = nodes[index]
         taken.insert(index)
         lastTaken = index
@@ -67,6 +79,13 @@ extension GraphReader {
                 options.append(("count_include_pad", int(n, "count_include_pad", 0) != 0 ? "true" : "false"))
             }
             return ImportedLayer(n.opType == "MaxPool" ? "maxpool2d" : "avgpool2d", [pair(k[0], k[1])], options)
+        case "ReduceMean":
+            // torch.onnx.export's nn.AdaptiveAvgPool2d(1): the mean over height and width.
+            let axes = ints(n, "axes") ?? (n.input.count > 1 ? integers[n.input[1]] : nil)
+            guard shape.count == 3, let axes, Set(axes.map { $0 < 0 ? $0 + 4 : $0 }) == [2, 3] else {
+                throw fail("is a mean over other axes than height and width of a [channels, height, width] value")
+            }
+            return ImportedLayer("adaptive_avgpool2d", ["1"])
         case "GlobalAveragePool":
             guard shape.count == 3 else { throw fail("reads a value of shape \(shape), not [channels, height, width]") }
             return ImportedLayer("adaptive_avgpool2d", ["1"])

@@ -10,15 +10,18 @@ public enum ONNXImport {
     public static let maximumFileBytes = 1 << 31, maximumNodes = 100_000
     /// The operators read, for messages.
     public static let operators = "Gemm, MatMul+Add, Conv, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, LogSoftmax, MaxPool, AveragePool, "
-        + "GlobalAveragePool, BatchNormalization, Flatten, Reshape, Add, Concat, Dropout, Identity"
+        + "GlobalAveragePool, ReduceMean (over height and width), BatchNormalization, Flatten, Reshape, Add, Concat, Dropout, Identity"
 
     /// The model in `path`, its weights filled.
     public static func load(_ path: String, registries: Registries = .shared) throws -> Sequential {
-        try model(Data(readFileBytes(path, limit: maximumFileBytes, inflate: false)), name: path, registries: registries)
+        try model(Data(readFileBytes(path, limit: maximumFileBytes, inflate: false)), name: path,
+                  folder: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+                  registries: registries)
     }
 
-    /// The model a serialized ModelProto describes.
-    public static func model(_ bytes: Data, name: String, registries: Registries = .shared) throws -> Sequential {
+    /// The model a serialized ModelProto describes; tensors kept in another file are read
+    /// from `folder` (none when nil).
+    public static func model(_ bytes: Data, name: String, folder: String? = nil, registries: Registries = .shared) throws -> Sequential {
         var options = BinaryDecodingOptions()
         options.messageDepthLimit = 64
         let proto: Onnx_ModelProto
@@ -28,7 +31,7 @@ public enum ONNXImport {
             throw EngineError("\(name): not an ONNX model (\(error))")
         }
         guard proto.hasGraph else { throw EngineError("\(name): the ONNX model holds no graph") }
-        var reader = try GraphReader(proto.graph, file: name)
+        var reader = try GraphReader(proto.graph, file: name, folder: folder)
         let items = try reader.read()
         let specs = items.map(\.spec)
         let model = try rebuilding(name) { try Sequential.build(specs, inputShape: reader.inputShape, registries: registries, random: RandomGenerator(seed: 0)) }
