@@ -13,6 +13,8 @@ let package = Package(
         .package(path: "Sources/Engine"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // HMAC-SHA256, which signs the notebook kernel's messages.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CReadline", path: "Sources/CReadline",
@@ -22,8 +24,11 @@ let package = Package(
                        providers: [.apt(["librsvg2-dev"])]),
         // SQLite, for the run history.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "MLPShell", dependencies: [.product(name: "MLPEngine", package: "Engine"), "CReadline", "CRSVG", "CSQLite",
-                                                .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // ZeroMQ, the notebook kernel's sockets.
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .target(name: "MLPShell", dependencies: [.product(name: "MLPEngine", package: "Engine"), "CReadline", "CRSVG", "CSQLite", "CZMQ",
+                                                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                                                .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "mlpsh", dependencies: [
             "MLPShell", .product(name: "MLPEngine", package: "Engine"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -13,6 +13,7 @@ struct MLPSH: ParsableCommand {
             mlpsh FILE.mlp [NAME=VALUE ...]  run a script
             mlpsh -c "CMD; CMD ..." [NAME=VALUE ...]
             mlpsh - [NAME=VALUE ...]         run a script read from standard input
+            mlpsh kernel install [--user]    register the Jupyter kernel
             """,
         // Every line at most 78 columns (and the options' help, beside ArgumentParser's
         // 26-column names, at most 52), so that ArgumentParser, which wraps what is wider
@@ -66,10 +67,33 @@ struct MLPSH: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Progress bar on stderr (default: on at a terminal).")
     var progress: Bool?
 
+    @Flag(name: .long, help: "kernel install: for you alone (~/.local/share).")
+    var user = false
+
+    @Option(name: .long, help: ArgumentHelp("kernel install: into DIR/share/jupyter.", valueName: "dir"))
+    var prefix: String?
+
     @Argument(help: ArgumentHelp("A script ('-' reads standard input), NAME=VALUE ...", valueName: "file-and-variables"))
     var arguments: [String] = []
 
     func run() throws {
+        // `mlpsh kernel CONNECTION_FILE` and `mlpsh kernel install ...`: the notebook front end.
+        if arguments.first == "kernel" && commands == nil && !FileManager.default.fileExists(atPath: "kernel") {
+            do {
+                if arguments.count == 2 && arguments[1] == "install" {
+                    let options = (user ? ["--user"] : []) + (prefix.map { ["--prefix", $0] } ?? [])
+                    let folder = try KernelSpec.install(arguments: options, executable: KernelSpec.executablePath)
+                    print("installed the mlpsh kernel in \(folder)")
+                    return
+                }
+                guard arguments.count == 2 else { throw EngineError("usage: mlpsh kernel CONNECTION_FILE, or mlpsh kernel install [--user|--prefix DIR]") }
+                try Kernel(connectionFile: arguments[1]).run()
+            } catch let e as EngineError {
+                StandardStreams.write("mlpsh: error: \(e.message)\n", to: STDERR_FILENO)
+                throw ExitCode(1)
+            }
+        }
+        guard !user && prefix == nil else { throw ValidationError("--user and --prefix go with 'mlpsh kernel install'") }
         var file: String?
         var variables: [String: String] = [:]
         for arg in arguments {

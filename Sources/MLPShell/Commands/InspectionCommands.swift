@@ -118,7 +118,10 @@ private func predict(_ inv: Invocation, _ o: Options, _ s: Session) throws {
         throw EngineError("the model's output is not a number" + (bad > 0 ? ": \(grouped(bad)) of its \(grouped(model.parameterCount)) weights are NaN or infinite (a broken file, or training that diverged)" : " for this input"))
     }
     let names = classNames(s, count: p.count)
-    if let image = input.image, show == "true" || (show == "auto" && s.console.isTerminal) {
+    if let image = input.image, let display = s.console.display, show != "false" {
+        // A notebook: the digit itself, as PNG, with its shading as text.
+        display(["image/png": Data(try image.pngData()).base64EncodedString(), "text/plain": ImageShading.render(image)])
+    } else if let image = input.image, show == "true" || (show == "auto" && s.console.isTerminal) {
         s.console.write(ImageShading.render(image))
     }
     let best = p.withUnsafeBufferPointer { argmax($0.baseAddress!, $0.count) }

@@ -23,6 +23,12 @@ func resultCommands() -> [Command] {
                             throw EngineError("out=\(path): \(other.isEmpty ? "no extension" : "'.\(other)'") names no format plot writes: use .svg or .png")
                         }
                         s.runs.wrote(path)
+                    } else if let display = s.console.display {
+                        // A notebook: the figure itself, as SVG and PNG, with the terminal chart as its text.
+                        let svg = SVGChart.render(chart)
+                        let png = try PNGRaster.png(fromSVG: svg, width: SVGChart.width, height: SVGChart.height)
+                        display(["image/svg+xml": svg, "image/png": Data(png).base64EncodedString(),
+                                 "text/plain": TerminalChart.render(chart, columns: 80)])
                     } else {
                         s.console.write(TerminalChart.render(chart, columns: TerminalSize.columns(of: STDOUT_FILENO)))
                     }

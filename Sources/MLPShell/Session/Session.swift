@@ -9,6 +9,12 @@ public final class Console {
     public var showsProgress: Bool
     /// Whether standard output is a terminal, where pictures (predict's image) are drawn.
     public var isTerminal = false
+    /// Where figures go as data, by MIME type ("image/svg+xml", "image/png" base64,
+    /// "text/plain"), when the front end shows them (the notebook kernel); nil at a terminal.
+    public var display: (([String: Any]) -> Void)?
+    /// Where `train` shows its progress line when the front end updates one display in place
+    /// (the notebook kernel), instead of a bar on standard error.
+    public var progressDisplay: ((String) -> Void)?
 
     public init(write: @escaping (String) -> Void, writeError: @escaping (String) -> Void, showsProgress: Bool = false) {
         self.write = write

@@ -25,7 +25,7 @@ final class ProgressReporter {
     }
 
     func update(_ p: TrainingProgress) {
-        guard console.showsProgress else { return }
+        guard console.showsProgress || console.progressDisplay != nil else { return }
         // The clock starts at the epoch's first report: the rate counts the samples after it.
         if p.epoch != epoch { epoch = p.epoch; started = Date(); samplesAtStart = p.samples }
         let now = Date()
@@ -34,6 +34,10 @@ final class ProgressReporter {
         let elapsed = now.timeIntervalSince(started)
         let rate = elapsed > 0.05 ? Double(p.samples - samplesAtStart) / elapsed : 0
         let left = rate > 0 ? formatSeconds(Double(samplesPerEpoch - p.samples) / rate) : nil
+        if let show = console.progressDisplay {
+            show(progressLine(epoch: p.epoch, batch: p.batch, of: p.of, rate: rate, loss: p.runningLoss, left: left, columns: 100))
+            return
+        }
         let line = progressLine(epoch: p.epoch, batch: p.batch, of: p.of, rate: rate, loss: p.runningLoss, left: left,
                                 columns: TerminalSize.columns(of: STDERR_FILENO))
         if plain {

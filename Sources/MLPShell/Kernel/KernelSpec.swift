@@ -1,0 +1,36 @@
+import Foundation
+import MLPEngine
+
+/// `mlpsh kernel install [--user|--prefix DIR]`: the kernelspec (kernel.json) that lets
+/// Jupyter start `mlpsh kernel {connection_file}`, where `jupyter kernelspec list` finds it.
+public enum KernelSpec {
+    /// Writes it and returns its folder. `executable` is this program's path.
+    public static func install(arguments: [String], executable: String) throws -> String {
+        var base = "/usr/local/share/jupyter"
+        var rest = arguments[...]
+        while let a = rest.popFirst() {
+            switch a {
+            case "--user":
+                let data = ProcessInfo.processInfo.environment["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")
+                base = data + "/jupyter"
+            case "--prefix":
+                guard let dir = rest.popFirst() else { throw EngineError("kernel install: --prefix needs a folder") }
+                base = dir + "/share/jupyter"
+            default:
+                throw EngineError("kernel install: unknown option '\(a)' (use --user or --prefix DIR)")
+            }
+        }
+        let folder = base + "/kernels/mlpsh"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let spec: [String: Any] = ["argv": [executable, "kernel", "{connection_file}"], "display_name": "mlpsh",
+                                   "language": "mlpsh", "interrupt_mode": "signal", "metadata": ["debugger": false]]
+        let json = try JSONSerialization.data(withJSONObject: spec, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try AtomicFile.write(Array(json) + [10], to: folder + "/kernel.json")
+        return folder
+    }
+
+    /// This program's absolute path.
+    public static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
