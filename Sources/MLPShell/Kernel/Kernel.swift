@@ -64,8 +64,14 @@ public final class Kernel {
     /// Serves until a shutdown request.
     public func run() -> Never {
         Signals.install(interactive: true)
-        let hb = heartbeat
-        Thread.detachNewThread { while true { if hb.poll(1000), let m = hb.receive() { hb.send(m) } } }
+        let hb = heartbeat, parent = getppid()
+        // The heartbeat echoes; and a kernel whose front end died (its parent gone) ends too.
+        Thread.detachNewThread {
+            while true {
+                if hb.poll(1000), let m = hb.receive() { hb.send(m) }
+                if getppid() != parent { exit(0) }
+            }
+        }
         Thread.detachNewThread { [self] in
             while true { if control.poll(1000), let frames = control.receive() { handle(frames, on: control) } }
         }
