@@ -24,6 +24,8 @@ def kernel(tmp_path_factory):
     prefix = tmp_path_factory.mktemp("jupyter")
     p = subprocess.run([BIN, "kernel", "install", "--prefix", str(prefix)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+    spec = prefix / "share" / "jupyter" / "kernels" / "mlpsh"
+    assert (spec / "logo-64x64.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (spec / "logo-32x32.png").exists()
     os.environ["JUPYTER_PATH"] = str(prefix / "share" / "jupyter")
     km = KernelManager(kernel_name="mlpsh")
     km.start_kernel(cwd=str(tmp_path_factory.mktemp("work")))

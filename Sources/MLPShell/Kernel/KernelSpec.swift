@@ -26,8 +26,22 @@ public enum KernelSpec {
                                    "language": "mlpsh", "interrupt_mode": "signal", "metadata": ["debugger": false]]
         let json = try JSONSerialization.data(withJSONObject: spec, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try AtomicFile.write(Array(json) + [10], to: folder + "/kernel.json")
+        // The logo Jupyter shows beside the kernel's name, drawn as the figures are (librsvg).
+        for size in [32, 64] {
+            try AtomicFile.write(try PNGRaster.png(fromSVG: logo, width: size, height: size, scale: 1), to: folder + "/logo-\(size)x\(size).png")
+        }
+        try AtomicFile.write(logo, to: folder + "/logo-svg.svg")
         return folder
     }
+
+    /// A dark square with "mlp" and a prompt's caret.
+    static let logo = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
+        <rect x="2" y="2" width="60" height="60" rx="10" fill="#1f3b57"/>
+        <text x="32" y="31" font-family="DejaVu Sans Mono" font-size="19" font-weight="bold" fill="#ffffff" text-anchor="middle">mlp</text>
+        <text x="32" y="53" font-family="DejaVu Sans Mono" font-size="17" fill="#f5a623" text-anchor="middle">&gt;_</text>
+        </svg>
+        """
 
     /// This program's absolute path.
     public static var executablePath: String {
