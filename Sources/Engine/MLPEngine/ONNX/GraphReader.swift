@@ -75,13 +75,7 @@ struct GraphReader {
         guard let folder, let location = fields["location"], !location.isEmpty, !location.contains("/"), location != "..", location != "." else {
             throw EngineError("\(file): tensor '\(t.name)' refers to external data at '\(fields["location"] ?? "")'; mlpsh reads external data only from a file beside the model, named without a path")
         }
-        var count = 1
-        for d in t.dims {
-            guard d >= 0, d <= Int64(Int32.max) else { throw EngineError("\(file): tensor '\(t.name)' has a dimension of \(d)") }
-            let (c, overflow) = count.multipliedReportingOverflow(by: Int(d))
-            guard !overflow, c <= 1 << 29 else { throw EngineError("\(file): tensor '\(t.name)' is too large") }
-            count = c
-        }
+        let count = try elementCount(t, file: file)
         let width = t.dataType == Int32(Onnx_TensorProto.DataType.int64.rawValue) ? 8 : 4
         guard let offset = Int(fields["offset"] ?? "0"), let length = Int(fields["length"] ?? String(count * width)), length == count * width else {
             throw EngineError("\(file): tensor '\(t.name)' gives an external offset or length that does not fit its \(count) values")
@@ -93,18 +87,25 @@ struct GraphReader {
         return inlined
     }
 
+    /// The number of values a tensor's dimensions give: at most 2^29, as many as a 2 GiB file
+    /// can hold as float32.
+    static func elementCount(_ t: Onnx_TensorProto, file: String) throws -> Int {
+        var count = 1
+        for d in t.dims {
+            guard d >= 0, d <= Int64(Int32.max) else { throw EngineError("\(file): tensor '\(t.name)' has a dimension of \(d)") }
+            let (c, overflow) = count.multipliedReportingOverflow(by: Int(d))
+            guard !overflow, c <= 1 << 29 else { throw EngineError("\(file): tensor '\(t.name)' is too large") }
+            count = c
+        }
+        return count
+    }
+
     /// A float32 or int64 tensor, checked: values held in the file, sizes that add up.
     static func add(_ t: Onnx_TensorProto, file: String, floats: inout [String: (dims: [Int], values: [Float])], integers: inout [String: [Int]]) throws {
         guard t.dataLocation != .external, t.externalData.isEmpty else {
             throw EngineError("\(file): tensor '\(t.name)' refers to external data; mlpsh reads only tensors held in the file (torch.onnx.export(..., external_data=False) keeps them there)")
         }
-        var count = 1
-        for d in t.dims {
-            guard d >= 0, d <= Int64(Int32.max) else { throw EngineError("\(file): tensor '\(t.name)' has a dimension of \(d)") }
-            let (c, overflow) = count.multipliedReportingOverflow(by: Int(d))
-            guard !overflow, c <= 1 << 31 else { throw EngineError("\(file): tensor '\(t.name)' is too large") }
-            count = c
-        }
+        let count = try elementCount(t, file: file)
         let dims = t.dims.map { Int($0) }
         switch t.dataType {
         case Int32(Onnx_TensorProto.DataType.float.rawValue):
