@@ -55,20 +55,26 @@ final class ConvLayerTests: XCTestCase {
             (3, 4, 3, 40, 40, 1, 1), (3, 4, 3, 40, 40, 0, 2), (3, 4, 3, 40, 40, 2, 3),
             (1, 6, 5, 28, 28, 2, 1), (6, 16, 5, 14, 14, 0, 1), (2, 8, 3, 9, 11, 1, 1), (5, 20, 3, 7, 13, 4, 1),
             (4, 6, 1, 6, 5, 0, 1), (3, 17, 2, 8, 8, 1, 2), (2, 3, 5, 5, 9, 3, 1), (16, 24, 3, 6, 6, 1, 1),
+            // Winograd's: odd sizes (a last tile half outside), padding 0 and 2, groups of one
+            // image (28x28) and of several, channels that are not a multiple of 8, and padding 3
+            // (which it leaves to the direct kernels).
+            (8, 8, 3, 7, 7, 1, 1), (12, 9, 3, 15, 10, 0, 1), (9, 16, 3, 5, 13, 2, 1), (16, 16, 3, 28, 28, 1, 1),
+            (64, 40, 3, 7, 7, 1, 1), (33, 8, 3, 19, 3, 1, 1), (8, 8, 3, 6, 6, 3, 1),
         ]
-        // The direct kernels, and im2col + sgemm (kept for comparison, bench layers conv=im2col).
-        for lowering in [false, true] {
+        // Every way: Winograd (the 3x3 layers with stride 1 and 8 or more channels), the direct
+        // kernels, and im2col + sgemm (kept for comparison, bench layers conv=im2col).
+        for algorithm in ConvAlgorithm.allCases {
             for t in cases {
-                try checkAgainstDefinition(t.c, t.o, t.k, t.h, t.w, padding: t.padding, stride: t.stride, batch: 7, lowering: lowering)
+                try checkAgainstDefinition(t.c, t.o, t.k, t.h, t.w, padding: t.padding, stride: t.stride, batch: 7, algorithm: algorithm)
             }
         }
     }
 
     private func checkAgainstDefinition(_ c: Int, _ o: Int, _ k: Int, _ h: Int, _ w: Int, padding: Int, stride: Int, batch: Int,
-                                        lowering: Bool) throws {
+                                        algorithm: ConvAlgorithm) throws {
         let conv = try XCTUnwrap(try layer("conv2d", ["\(c)", "\(o)", "\(k)"],
                                            ["padding": "\(padding)", "stride": "\(stride)"], input: [c, h, w]) as? Conv2d)
-        conv.lowersToColumns = lowering
+        conv.algorithm = algorithm
         let g = conv.geometry, oh = g.outputHeight, ow = g.outputWidth
         var random = RandomSource(seed: 7)
         let x = Tensor(shape: [batch, c, h, w], values: (0..<(batch * c * h * w)).map { _ in random.uniform(-1, 1) })
@@ -92,7 +98,7 @@ final class ConvLayerTests: XCTestCase {
             } } }
             y[at] = sum
         } } } }
-        let name = "conv2d \(c) \(o) \(k) padding=\(padding) stride=\(stride) on \(h)x\(w)\(lowering ? " through columns" : "")"
+        let name = "conv2d \(c) \(o) \(k) padding=\(padding) stride=\(stride) on \(h)x\(w), \(conv.algorithmInUse)"
         func close(_ a: [Float], _ b: [Double], _ what: String) {
             XCTAssertEqual(a.count, b.count, what)
             let worst = zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0

@@ -60,7 +60,7 @@ func trainingCommands() -> [Command] {
                     s.console.print(String(format: "test_loss:%.5f,test_acc:%.1f%%", r.loss, r.accuracy * 100))
                     if o.has("logits") { try writeLogits(trainer.model, data, batch: batch, to: o.string("logits")) }
                 }),
-        Command(name: "bench", group: "Training", usage: "bench [sgemm|layers] [batch=B] [steps=N] [size=N] [conv=direct|im2col]",
+        Command(name: "bench", group: "Training", usage: "bench [sgemm|layers] [batch=B] [steps=N] [size=N] [conv=auto|winograd|direct|im2col]",
                 summary: "times a training step of the model against its matrix products alone (GFLOP/s)",
                 details: """
                 Runs the model's training step (forward, loss, backward, SGD update) on random inputs and,
@@ -70,13 +70,15 @@ func trainingCommands() -> [Command] {
                 (cross_entropy if none). The weights are put back afterwards.
                 'bench sgemm' times cblas_sgemm on two size x size matrices on the kernels' threads: the
                 CPU's practical peak. 'bench layers' times each layer's forward and backward pass;
-                conv=im2col computes convolutions through im2col and sgemm instead of the direct kernels.
+                conv= picks how convolutions are computed: auto (each layer's fastest), winograd
+                (F(2x2,3x3), for 3x3 layers with stride 1), direct (the SIMD kernels) or im2col (columns
+                and sgemm); a layer that cannot take the one asked for falls back to the next.
                 """,
                 options: [OptionSpec("batch", "256", "samples a step"), OptionSpec("steps", "50", "steps a timing (median of 5)"),
                           OptionSpec("size", "2048", "bench sgemm: the matrices' side"),
-                          OptionSpec("conv", "direct", "bench layers: how convolutions are computed (direct or im2col)")],
+                          OptionSpec("conv", "auto", "bench layers: how convolutions are computed (auto, winograd, direct or im2col)")],
                 example: "bench batch=256", run: { inv, o, s in
-                    try expectArguments(inv, 0...1, usage: "bench [sgemm|layers] [batch=B] [steps=N] [size=N] [conv=direct|im2col]")
+                    try expectArguments(inv, 0...1, usage: "bench [sgemm|layers] [batch=B] [steps=N] [size=N] [conv=auto|winograd|direct|im2col]")
                     let stop = { s.interruptRequested() }
                     if inv.positional.first == "layers" { try benchLayers(o, s); return }
                     if let word = inv.positional.first {
@@ -117,13 +119,16 @@ private func benchLayers(_ o: Options, _ s: Session) throws {
     let model = try s.requireModel()
     let batch = try o.int("batch", min: 1, max: 1 << 16), steps = try o.int("steps", min: 1, max: 1_000_000)
     let conv = o.string("conv")
-    guard conv == "direct" || conv == "im2col" else { throw EngineError("bench: conv=\(conv) is not one of: direct, im2col") }
+    let algorithm = ConvAlgorithm(rawValue: conv)
+    guard conv == "auto" || algorithm != nil else {
+        throw EngineError("bench: conv=\(conv) is not one of: auto, \(ConvAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
     try model.checkBatch(batch)
     let saved = Array(model.parameterStorage.buffer)
     let convs = model.allLayers.compactMap { $0 as? Conv2d }
-    for c in convs { c.lowersToColumns = conv == "im2col" }
+    for c in convs { c.algorithm = algorithm }
     defer {
-        for c in convs { c.lowersToColumns = false }
+        for c in convs { c.algorithm = nil }
         _ = model.parameterStorage.buffer.update(from: saved)
         model.zeroGradients()
     }

@@ -55,4 +55,42 @@ void mlpsh_maxpool2x2_backward(const float *dy, const int32_t *argmax, int32_t f
 // Copies planes [channels, height, width] into the interior of zero-bordered planes
 // [channels, height + 2 * pad, width + 2 * pad] (whose border the caller keeps at zero).
 void mlpsh_pad_copy(const float *src, int32_t channels, int32_t height, int32_t width, int32_t pad, float *dst);
+
+// Copies planes [channels, height, width] into bordered planes of `plane` floats, rows of
+// `rowStride`, at row `top` and column `left` (the caller keeps the rest at zero).
+void mlpsh_border_copy(const float *src, int32_t channels, int32_t height, int32_t width, int32_t top, int32_t left,
+                       int32_t rowStride, int64_t plane, float *dst);
+
+// Winograd's F(2x2, 3x3) for 3x3 kernels with stride 1 (winograd.c). Tiles of 2x2 outputs,
+// tilesH x tilesW of them an image, are the lanes: a transformed tile is 16 values, value e
+// of tile t of channel c at [e * lde + c * ldv + t]. The tile loops write 8 tiles at a time,
+// so up to 7 lanes past an image's last tile are overwritten (the next image's, or spare).
+
+// V = Bᵀ d B for every tile of every channel: d the 4x4 patch at row 2·ty, column 2·tx of the
+// bordered planes xp (`plane` floats each, rows of rowStride ≥ 2·tilesW + 2, and 16 floats to
+// spare after the last).
+void mlpsh_winograd_input(const float *xp, int32_t channels, int64_t plane, int32_t rowStride, int32_t tilesH, int32_t tilesW,
+                          float *v, int64_t ldv, int64_t lde);
+
+// y = Aᵀ m A + bias for every tile: the 2x2 outputs at row 2·ty, column 2·tx of planes
+// [channels, outH, outW] (outputs past outH, outW are dropped).
+void mlpsh_winograd_output(const float *m, int64_t ldm, int64_t lde, int32_t channels, int32_t tilesH, int32_t tilesW,
+                           int32_t outH, int32_t outW, const float *bias, float *y);
+
+// g = A dy Aᵀ for every tile of the output gradient dy [channels, outH, outW] (zero past its
+// edges), laid out by tile: value e of tile t at [e * lde + t * ldt + o], ldt ≥ channels a
+// multiple of 8 (zero past channels); `work` holds outH * outW * ldt floats. The weight
+// gradient is then Gᵀ (Σ over tiles of g ⊙ V) G. Adds each channel's sum into sums[o] when
+// sums != 0.
+void mlpsh_winograd_gradient(const float *dy, int32_t channels, int32_t outH, int32_t outW, int32_t tilesH, int32_t tilesW,
+                             float *work, float *g, int64_t ldt, int64_t lde, float *sums);
+
+// U = G w Gᵀ for weights w [outChannels, inChannels, 3, 3], as u[e][o][c]; with flip, of the
+// kernels turned 180° with the channels swapped, as u[e][c][o] (the input gradient's weights).
+void mlpsh_winograd_weights(const float *w, int32_t outChannels, int32_t inChannels, int32_t flip, float *u);
+
+// dw[o][c] (+)= Gᵀ z[·][c][o] G: the weight gradient [outChannels, inChannels, 3, 3] from the
+// sums z[e * inChannels * ldz + c * ldz + o] (e < 16) of the transformed tiles' products.
+void mlpsh_winograd_weight_gradient(const float *z, int32_t outChannels, int32_t inChannels, int64_t ldz, float *dw,
+                                    int32_t accumulate);
 #endif

@@ -7,11 +7,20 @@
 /// the batch through the whole layer (its own partial dW), so a pass has one barrier: the work
 /// of a layer this small gains little from being split otherwise.
 ///
-/// The earlier way stays for comparison (`lowersToColumns`, `bench layers conv=im2col`) and for
+/// A 3x3 layer with stride 1 and at least 8 channels each side (most of a ResNet) is computed by
+/// Winograd's F(2x2, 3x3) instead (WinogradConvolution): 2.25 times fewer products.
+///
+/// The earlier way stays for comparison (`algorithm`, `bench layers conv=im2col`) and for
 /// layers too large for the kernels' 32-bit offsets: lowered to matrix products (Caffe's
 /// im2col), a group of images' patches become the columns of one [IN·K·K, G·L] matrix (L output
 /// positions an image), and W[OUT, IN·K·K] · cols is every output of the group in one
 /// cblas_sgemm; backward is two more products, dW += dY · colsᵀ and dcols = Wᵀ · dY, then col2im.
+/// How a convolution is computed: Winograd's F(2x2, 3x3), the direct kernels, or lowered to
+/// columns and multiplied by sgemm.
+public enum ConvAlgorithm: String, CaseIterable, Sendable {
+    case winograd, direct, im2col
+}
+
 public final class Conv2d: Layer {
     public let name = "conv2d"
     public let geometry: ConvGeometry
@@ -41,6 +50,8 @@ public final class Conv2d: Layer {
         var cols = Scratch(), product = Scratch(), gradColumns = Scratch(), dW = Scratch(), db = Scratch()
         /// The direct path's bordered input, and the output gradient's rows.
         var padded = Scratch(), gradientPadded = Scratch()
+        /// The Winograd path's buffers.
+        let winograd = WinogradConvolution.Space()
         /// The images (first, count) whose columns `cols` holds from the last forward pass.
         var lowered: (pass: Int, first: Int, count: Int)?
     }
@@ -50,11 +61,24 @@ public final class Conv2d: Layer {
     /// not fit 32 bits. Its tables (an offset an output position) are made at the first pass,
     /// not when the layer is built.
     private lazy var direct: DirectConvolution? = groups == 1 ? DirectConvolution(geometry, outChannels: outChannels) : nil
-    /// Lower to columns and multiply with sgemm instead of the direct kernels (as before
-    /// them; `bench layers conv=im2col` compares the two). Set between training steps.
-    public var lowersToColumns = false
-    /// The weights as the direct forward kernel reads them.
-    private let forwardWeights = Scratch()
+    /// Computed by Winograd's F(2x2, 3x3) when the layer is one it takes (see its init).
+    private lazy var winograd: WinogradConvolution? = groups == 1 ? WinogradConvolution(geometry, outChannels: outChannels) : nil
+    /// How to compute the layer; nil for the fastest way it has (Winograd, else the direct
+    /// kernels, else columns). One the layer cannot take falls back the same way. Set between
+    /// training steps (`bench layers conv=` compares them).
+    public var algorithm: ConvAlgorithm?
+    /// The weights as the direct forward kernel or Winograd's forward pass reads them, and
+    /// Winograd's for the input gradient.
+    private let forwardWeights = Scratch(), flippedWeights = Scratch()
+
+    /// The way the next pass computes the layer.
+    public var algorithmInUse: ConvAlgorithm {
+        switch algorithm {
+        case .im2col?: return .im2col
+        case .direct?: return direct != nil ? .direct : .im2col
+        case .winograd?, nil: return winograd != nil ? .winograd : direct != nil ? .direct : .im2col
+        }
+    }
 
     public convenience init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                             bias: Bool = true, height: Int, width: Int, random: RandomGenerator) {
@@ -115,7 +139,15 @@ public final class Conv2d: Layer {
         let batch = x.rows, g = geometry, o = outChannels, l = g.positions
         output.reshape([batch, o, g.outputHeight, g.outputWidth])
         let out = output.data, w = weight.value.data, b = bias?.value.data, src = x.data, groups = groups
-        if let direct, !lowersToColumns {
+        let algorithm = algorithmInUse
+        if algorithm == .winograd, let winograd {
+            let u = winograd.transformedWeights(w, flipped: false, forwardWeights), bias = b.map { UnsafePointer($0) }
+            eachShare(batch, group: winograd.group) { ws, first, n in
+                winograd.forward(src + first * g.inputSize, count: n, weights: u, bias: bias, into: out + first * o * l, space: ws.winograd)
+            }
+            return output
+        }
+        if algorithm == .direct, let direct {
             let weights = direct.forwardWeights(w, forwardWeights), bias = b.map { UnsafePointer($0) }
             eachShare(batch, group: 1) { ws, first, _ in
                 direct.forward(src + first * g.inputSize, weights: weights, bias: bias, into: out + first * o * l,
@@ -150,15 +182,30 @@ public final class Conv2d: Layer {
 
     public func backward(_ gy: Tensor) -> Tensor {
         let x = input!, batch = gy.rows, g = geometry, o = outChannels, l = g.positions
-        let wantInput = needsInputGradient, hasBias = bias != nil
+        let wantInput = needsInputGradient, hasBias = bias != nil, algorithm = algorithmInUse
         if wantInput {
             gradInput.reshape(x.shape)
-            gradInput.fill(0)
+            // Winograd writes every value; the other ways add into it.
+            if algorithm != .winograd { gradInput.fill(0) }
         }
         let w = weight.value.data, dx = gradInput.data, src = x.data, dyAll = gy.data
         let patch = g.patch, current = pass, groups = groups
         for ws in workspaces { ws.dW.count = 0 }
-        if let direct, !lowersToColumns {
+        if algorithm == .winograd, let winograd {
+            let flipped = winograd.transformedWeights(w, flipped: true, flippedWeights)
+            eachShare(batch, group: winograd.group) { ws, first, n in
+                let fresh = ws.dW.count == 0
+                let partial = ws.dW.reserve(winograd.partialCount), db = ws.db.reserve(o)
+                ws.dW.count = winograd.partialCount
+                if fresh { db.update(repeating: 0, count: o) }
+                winograd.backward(src + first * g.inputSize, dyAll + first * o * l, count: n, flipped: flipped, partial: partial,
+                                  first: fresh, biasSums: hasBias ? db : nil, inputGradient: wantInput ? dx + first * g.inputSize : nil,
+                                  space: ws.winograd)
+            }
+            sumPartials(.winograd(winograd))
+            return gradInput
+        }
+        if algorithm == .direct, let direct {
             let weights = UnsafePointer(w)
             eachShare(batch, group: 1) { ws, first, _ in
                 let fresh = ws.dW.count == 0
@@ -172,7 +219,7 @@ public final class Conv2d: Layer {
                     direct.addInputGradient(dy, weights: weights, into: dx + first * g.inputSize, rows: ws.gradientPadded, tile: ws.product)
                 }
             }
-            sumPartials(transposedBy: direct.positionLanes ? nil : direct.outLanes)
+            sumPartials(direct.positionLanes ? .plain : .transposed(lanes: direct.outLanes))
             return gradInput
         }
         eachShare(batch) { ws, first, n in
@@ -211,29 +258,45 @@ public final class Conv2d: Layer {
             }
             for i in 0..<n { g.col2im(dc, column: i * l, rowStride: n * l, into: dx + (first + i) * g.inputSize) }
         }
-        sumPartials(transposedBy: nil)
+        sumPartials(.plain)
         return gradInput
     }
 
-    /// The cores' partial dW and db into the parameters' gradients (overwriting a cleared one);
-    /// the direct path's partial dW is transposed, [tap][lanes].
-    private func sumPartials(transposedBy lanes: Int?) {
+    /// How the cores' partial weight gradients are laid out: [O][taps] as dW, [tap][lanes] (the
+    /// direct path's channel lanes), or Winograd's transformed sums.
+    private enum Partials {
+        case plain, transposed(lanes: Int), winograd(WinogradConvolution)
+    }
+
+    /// The cores' partial dW and db into the parameters' gradients (overwriting a cleared one).
+    private func sumPartials(_ layout: Partials) {
         let o = outChannels, patch = geometry.patch / groups
         let target = weight.gradientForWriting()
         var beta = target.beta
         let dst = target.tensor.data
-        for ws in workspaces where ws.dW.count > 0 {
+        let filled = workspaces.filter { $0.dW.count > 0 }
+        if case .winograd(let winograd) = layout, let into = filled.first?.dW.base {
+            // The sums are linear in dW: added up first, transformed once.
+            for ws in filled.dropFirst() {
+                let part = ws.dW.base!
+                for i in 0..<winograd.partialCount { into[i] += part[i] }
+            }
+            winograd.weightGradient(into, into: dst, accumulate: beta != 0)
+        }
+        for ws in filled {
             let part = ws.dW.base!
-            if let lanes {
+            switch layout {
+            case .winograd: break
+            case .transposed(let lanes):
                 for oc in 0..<o {
                     for t in 0..<patch {
                         let v = part[t * lanes + oc]
                         if beta == 0 { dst[oc * patch + t] = v } else { dst[oc * patch + t] += v }
                     }
                 }
-            } else if beta == 0 {
+            case .plain where beta == 0:
                 dst.update(from: part, count: o * patch)
-            } else {
+            case .plain:
                 for i in 0..<(o * patch) { dst[i] += part[i] }
             }
             beta = 1
