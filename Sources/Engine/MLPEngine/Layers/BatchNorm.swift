@@ -106,12 +106,8 @@ public final class BatchNorm: Layer {
                     let wc = w[ch], b0 = bias[ch]
                     for b in 0..<batch {
                         let offset = (b * c + ch) * l
-                        let p = src + offset, xh = xhat + offset, y = out + offset
-                        for j in 0..<l {
-                            let v = (p[j] - mean) * invStd
-                            xh[j] = v
-                            y[j] = v * wc + b0
-                        }
+                        BatchNorm.normalize(src + offset, l, mean: mean, invStd: invStd, scale: wc, shift: b0,
+                                            normalized: xhat + offset, output: out + offset)
                     }
                 }
             }
@@ -151,6 +147,46 @@ public final class BatchNorm: Layer {
     }
 
     /// Σ a[i] and Σ a[i]·b[i] over i < n, as `sum`.
+    /// x̂ = (x − mean)·invStd and y = x̂·scale + shift, 8 at a time (the same operations, in
+    /// the same order, as one at a time).
+    @inline(__always)
+    static func normalize(_ p: UnsafePointer<Float>, _ n: Int, mean: Float, invStd: Float, scale: Float, shift: Float,
+                          normalized xh: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let m = SIMD8<Float>(repeating: mean), s = SIMD8<Float>(repeating: invStd)
+        let w = SIMD8<Float>(repeating: scale), b = SIMD8<Float>(repeating: shift)
+        var i = 0
+        while i + 8 <= n {
+            let v = (UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - m) * s
+            UnsafeMutableRawPointer(xh + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: v * w + b, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            let v = (p[i] - mean) * invStd
+            xh[i] = v
+            y[i] = v * scale + shift
+            i += 1
+        }
+    }
+
+    /// dx = scale·(dy − meanDy − x̂·meanDyXh), 8 at a time.
+    @inline(__always)
+    static func inputGradient(_ dy: UnsafePointer<Float>, _ xh: UnsafePointer<Float>, _ n: Int, scale: Float, meanDy: Float,
+                              meanDyXh: Float, into dx: UnsafeMutablePointer<Float>) {
+        let s = SIMD8<Float>(repeating: scale), m1 = SIMD8<Float>(repeating: meanDy), m2 = SIMD8<Float>(repeating: meanDyXh)
+        var i = 0
+        while i + 8 <= n {
+            let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+            let x = UnsafeRawPointer(xh + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dx + i).storeBytes(of: s * (g - m1 - x * m2), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            dx[i] = scale * (dy[i] - meanDy - xh[i] * meanDyXh)
+            i += 1
+        }
+    }
+
     @inline(__always)
     static func sums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> (Double, Double) {
         var s1 = SIMD8<Float>(), s2 = SIMD8<Float>()
@@ -195,7 +231,7 @@ public final class BatchNorm: Layer {
                         let offset = (b * c + ch) * l
                         let dy = dyAll + offset, xh = xhat + offset, dx = dxAll + offset
                         if batchStatistics {
-                            for j in 0..<l { dx[j] = scale * (dy[j] - meanDy - xh[j] * meanDyXh) }
+                            BatchNorm.inputGradient(dy, xh, l, scale: scale, meanDy: meanDy, meanDyXh: meanDyXh, into: dx)
                         } else {
                             for j in 0..<l { dx[j] = scale * dy[j] }
                         }
