@@ -31,8 +31,10 @@ public final class BatchNorm: Layer {
     private let output = Tensor()
     private let gradInput = Tensor()
     /// x̂ of the last forward, and each channel's 1/√(σ² + eps) it used.
-    private let normalized = Tensor()
-    private var inverseStd: [Float] = []
+    /// The last forward pass's input, and each channel's mean and 1/σ in it: backward computes
+    /// x̂ = (x − mean)·(1/σ) again (the same operations, so the same values) rather than keep it.
+    private var input: Tensor?
+    private var means: [Float] = [], inverseStd: [Float] = []
     private var usedBatchStatistics = true
 
     public init(kind: String, shape: [Int], eps: Double, momentum: Double, affine: Bool = true) {
@@ -74,12 +76,16 @@ public final class BatchNorm: Layer {
     public func forward(_ x: Tensor) -> Tensor {
         let batch = x.rows, c = channels, l = spatial
         output.reshape(x.shape)
-        normalized.reshape(x.shape)
-        if inverseStd.count != c { inverseStd = [Float](repeating: 0, count: c) }
+        input = x
+        if inverseStd.count != c {
+            inverseStd = [Float](repeating: 0, count: c)
+            means = [Float](repeating: 0, count: c)
+        }
         usedBatchStatistics = isTraining
         let n = batch * l, training = isTraining, momentum = momentum, eps = eps
-        let src = x.data, xhat = normalized.data, out = output.data
+        let src = x.data, out = output.data
         let rMean = runningMean.data, rVar = runningVar.data, w = weight.value.data, bias = bias.value.data
+        let meanOf = means.withUnsafeMutableBufferPointer { $0.baseAddress! }
         inverseStd.withUnsafeMutableBufferPointer { inv in
             let inv = inv.baseAddress!
             // The channels are independent: each core takes some, whole.
@@ -103,11 +109,11 @@ public final class BatchNorm: Layer {
                         invStd = Float(1 / (Double(rVar[ch]) + eps).squareRoot())
                     }
                     inv[ch] = invStd
+                    meanOf[ch] = mean
                     let wc = w[ch], b0 = bias[ch]
                     for b in 0..<batch {
                         let offset = (b * c + ch) * l
-                        BatchNorm.normalize(src + offset, l, mean: mean, invStd: invStd, scale: wc, shift: b0,
-                                            normalized: xhat + offset, output: out + offset)
+                        BatchNorm.normalize(src + offset, l, mean: mean, invStd: invStd, scale: wc, shift: b0, output: out + offset)
                     }
                 }
             }
@@ -147,58 +153,58 @@ public final class BatchNorm: Layer {
     }
 
     /// Σ a[i] and Σ a[i]·b[i] over i < n, as `sum`.
-    /// x̂ = (x − mean)·invStd and y = x̂·scale + shift, 8 at a time (the same operations, in
-    /// the same order, as one at a time).
+    /// y = x̂·scale + shift, x̂ = (x − mean)·invStd, 8 at a time (the same operations, in the
+    /// same order, as one at a time).
     @inline(__always)
     static func normalize(_ p: UnsafePointer<Float>, _ n: Int, mean: Float, invStd: Float, scale: Float, shift: Float,
-                          normalized xh: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+                          output y: UnsafeMutablePointer<Float>) {
         let m = SIMD8<Float>(repeating: mean), s = SIMD8<Float>(repeating: invStd)
         let w = SIMD8<Float>(repeating: scale), b = SIMD8<Float>(repeating: shift)
         var i = 0
         while i + 8 <= n {
             let v = (UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - m) * s
-            UnsafeMutableRawPointer(xh + i).storeBytes(of: v, as: SIMD8<Float>.self)
             UnsafeMutableRawPointer(y + i).storeBytes(of: v * w + b, as: SIMD8<Float>.self)
             i += 8
         }
         while i < n {
-            let v = (p[i] - mean) * invStd
-            xh[i] = v
-            y[i] = v * scale + shift
+            y[i] = (p[i] - mean) * invStd * scale + shift
             i += 1
         }
     }
 
-    /// dx = scale·(dy − meanDy − x̂·meanDyXh), 8 at a time.
+    /// dx = scale·(dy − meanDy − x̂·meanDyXh), x̂ = (x − mean)·invStd, 8 at a time.
     @inline(__always)
-    static func inputGradient(_ dy: UnsafePointer<Float>, _ xh: UnsafePointer<Float>, _ n: Int, scale: Float, meanDy: Float,
-                              meanDyXh: Float, into dx: UnsafeMutablePointer<Float>) {
+    static func inputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean: Float, invStd: Float,
+                              scale: Float, meanDy: Float, meanDyXh: Float, into dx: UnsafeMutablePointer<Float>) {
         let s = SIMD8<Float>(repeating: scale), m1 = SIMD8<Float>(repeating: meanDy), m2 = SIMD8<Float>(repeating: meanDyXh)
+        let m = SIMD8<Float>(repeating: mean), inv = SIMD8<Float>(repeating: invStd)
         var i = 0
         while i + 8 <= n {
             let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
-            let x = UnsafeRawPointer(xh + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dx + i).storeBytes(of: s * (g - m1 - x * m2), as: SIMD8<Float>.self)
+            let xh = (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m) * inv
+            UnsafeMutableRawPointer(dx + i).storeBytes(of: s * (g - m1 - xh * m2), as: SIMD8<Float>.self)
             i += 8
         }
         while i < n {
-            dx[i] = scale * (dy[i] - meanDy - xh[i] * meanDyXh)
+            dx[i] = scale * (dy[i] - meanDy - (x[i] - mean) * invStd * meanDyXh)
             i += 1
         }
     }
 
+    /// Σ dy and Σ dy·x̂, x̂ = (x − mean)·invStd.
     @inline(__always)
-    static func sums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> (Double, Double) {
+    static func sums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean: Float, invStd: Float) -> (Double, Double) {
         var s1 = SIMD8<Float>(), s2 = SIMD8<Float>()
+        let m = SIMD8<Float>(repeating: mean), inv = SIMD8<Float>(repeating: invStd)
         var i = 0
         while i + 8 <= n {
-            let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-            s1 += va
-            s2 += va * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+            s1 += g
+            s2 += g * ((UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m) * inv)
             i += 8
         }
         var t1 = Double(s1.sum()), t2 = Double(s2.sum())
-        while i < n { t1 += Double(a[i]); t2 += Double(a[i]) * Double(b[i]); i += 1 }
+        while i < n { t1 += Double(dy[i]); t2 += Double(dy[i]) * Double((x[i] - mean) * invStd); i += 1 }
         return (t1, t2)
     }
 
@@ -208,15 +214,17 @@ public final class BatchNorm: Layer {
         gradInput.reshape(gy.shape)
         let affine = affine, wantInput = needsInputGradient, batchStatistics = usedBatchStatistics
         let gw = affine ? weight.grad.data : weight.value.data, gb = affine ? bias.grad.data : bias.value.data
-        let dyAll = gy.data, xhat = normalized.data, dxAll = gradInput.data, w = weight.value.data
+        let dyAll = gy.data, src = input!.data, dxAll = gradInput.data, w = weight.value.data
+        let meanOf = means.withUnsafeBufferPointer { $0.baseAddress! }
         inverseStd.withUnsafeBufferPointer { inv in
             let inv = inv.baseAddress!
             Parallel.shared.forEachSlice(of: c, minimum: 1) { first, count in
                 for ch in first..<(first + count) {
                     var sumDy = 0.0, sumDyXh = 0.0
+                    let mean = meanOf[ch], invStd = inv[ch]
                     for b in 0..<batch {
                         let offset = (b * c + ch) * l
-                        let (s1, s2) = BatchNorm.sums(dyAll + offset, xhat + offset, l)
+                        let (s1, s2) = BatchNorm.sums(dyAll + offset, src + offset, l, mean: mean, invStd: invStd)
                         sumDy += s1
                         sumDyXh += s2
                     }
@@ -229,9 +237,10 @@ public final class BatchNorm: Layer {
                     let meanDy = Float(sumDy) / n, meanDyXh = Float(sumDyXh) / n
                     for b in 0..<batch {
                         let offset = (b * c + ch) * l
-                        let dy = dyAll + offset, xh = xhat + offset, dx = dxAll + offset
+                        let dy = dyAll + offset, dx = dxAll + offset
                         if batchStatistics {
-                            BatchNorm.inputGradient(dy, xh, l, scale: scale, meanDy: meanDy, meanDyXh: meanDyXh, into: dx)
+                            BatchNorm.inputGradient(dy, src + offset, l, mean: mean, invStd: invStd, scale: scale, meanDy: meanDy,
+                                                    meanDyXh: meanDyXh, into: dx)
                         } else {
                             for j in 0..<l { dx[j] = scale * dy[j] }
                         }
