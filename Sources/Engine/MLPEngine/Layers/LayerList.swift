@@ -45,7 +45,18 @@ extension Layer {
     }
 }
 
-/// out[i] = a[i] + b[i].
+/// out[i] = a[i] + b[i], 8 at a time, split across cores when large (a residual block's sum).
 func addElementwise(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
-    for i in 0..<count { out[i] = a[i] + b[i] }
+    func add(_ start: Int, _ n: Int) {
+        let a = a + start, b = b + start, out = out + start
+        var i = 0
+        while i + 8 <= n {
+            let sum = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { out[i] = a[i] + b[i]; i += 1 }
+    }
+    if count < ElementwiseLayer.parallelCount { add(0, count); return }
+    Parallel.shared.forEachSlice(of: count, minimum: ElementwiseLayer.parallelCount / 2) { start, n in add(start, n) }
 }
