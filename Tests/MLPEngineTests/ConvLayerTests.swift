@@ -70,6 +70,29 @@ final class ConvLayerTests: XCTestCase {
         }
     }
 
+    /// Which way each layer is computed: Winograd takes 3x3 layers with stride 1, padding at most
+    /// 2 and 8 or more channels each side, whose transformed tiles fit its buffers; the direct
+    /// kernels the other square, undilated, ungrouped ones; columns the rest, or when asked.
+    func testEachLayerIsComputedTheWayItCanBe() throws {
+        func way(_ args: [String], _ options: [String: String] = [:], input: [Int]) throws -> ConvAlgorithm {
+            try XCTUnwrap(try layer("conv2d", args, options, input: input) as? Conv2d).algorithmInUse
+        }
+        XCTAssertEqual(try way(["16", "16", "3"], ["padding": "1"], input: [16, 28, 28]), .winograd)
+        XCTAssertEqual(try way(["8", "9", "3"], input: [8, 5, 5]), .winograd)
+        XCTAssertEqual(try way(["16", "16", "5"], ["padding": "2"], input: [16, 28, 28]), .direct)
+        XCTAssertEqual(try way(["16", "32", "3"], ["padding": "1", "stride": "2"], input: [16, 28, 28]), .direct)
+        XCTAssertEqual(try way(["4", "16", "3"], ["padding": "1"], input: [4, 28, 28]), .direct)
+        XCTAssertEqual(try way(["16", "16", "3"], ["padding": "3"], input: [16, 8, 8]), .direct)
+        XCTAssertEqual(try way(["64", "64", "3"], ["padding": "1"], input: [64, 300, 300]), .direct)
+        XCTAssertEqual(try way(["16", "16", "3"], ["padding": "1", "groups": "2"], input: [16, 8, 8]), .im2col)
+        XCTAssertEqual(try way(["16", "16", "3"], ["dilation": "2"], input: [16, 8, 8]), .im2col)
+        let asked = try XCTUnwrap(try layer("conv2d", ["16", "16", "3"], input: [16, 8, 8]) as? Conv2d)
+        for algorithm in ConvAlgorithm.allCases {
+            asked.algorithm = algorithm
+            XCTAssertEqual(asked.algorithmInUse, algorithm)
+        }
+    }
+
     private func checkAgainstDefinition(_ c: Int, _ o: Int, _ k: Int, _ h: Int, _ w: Int, padding: Int, stride: Int, batch: Int,
                                         algorithm: ConvAlgorithm) throws {
         let conv = try XCTUnwrap(try layer("conv2d", ["\(c)", "\(o)", "\(k)"],

@@ -74,6 +74,48 @@ void mlpsh_gather_gemm(const float *x, const int32_t *rowBase, int32_t R, const 
     }
 }
 
+// Rows r0..r0+3 against V 8-wide column blocks, one function a V (literal bounds, which the
+// target clones unroll into registers).
+#define BLOCK4(NAME, V) \
+INLINE void NAME(const float *x, const int32_t *base, const int32_t *colOff, int32_t S, const float *v, const int32_t *vOff, \
+                 float *out, int64_t ldo, int32_t rows, int32_t accumulate) { \
+    const float *p[4]; \
+    for (int i = 0; i < 4; i++) p[i] = x + base[i < rows ? i : 0]; \
+    v8 a[4][V]; \
+    for (int i = 0; i < 4; i++) for (int k = 0; k < V; k++) a[i][k] = splat(0); \
+    for (int32_t s = 0; s < S; s++) { \
+        const int32_t o = colOff[s]; \
+        const float *vs = v + vOff[s]; \
+        v8 w[V]; \
+        for (int k = 0; k < V; k++) w[k] = load8(vs + 8 * k); \
+        for (int i = 0; i < 4; i++) { \
+            const v8 xi = splat(p[i][o]); \
+            for (int k = 0; k < V; k++) a[i][k] += xi * w[k]; \
+        } \
+    } \
+    for (int i = 0; i < rows; i++) { \
+        float *d = out + i * ldo; \
+        for (int k = 0; k < V; k++) store8(d + 8 * k, accumulate ? load8(d + 8 * k) + a[i][k] : a[i][k]); \
+    } \
+}
+BLOCK4(block4x3, 3)
+BLOCK4(block4x2, 2)
+BLOCK4(block4x1, 1)
+
+MULTIVERSION_WIDE
+void mlpsh_gather_gemm4(const float *x, const int32_t *rowBase, int32_t R, const int32_t *colOff, int32_t S,
+                        const float *v, const int32_t *vOff, int32_t vectors, float *out, int64_t ldo, int32_t accumulate) {
+    for (int32_t r = 0; r < R; r += 4) {
+        const int32_t rows = R - r < 4 ? R - r : 4;
+        const int32_t *base = rowBase + r;
+        float *o = out + r * ldo;
+        int32_t j = 0;
+        for (; j + 3 <= vectors; j += 3) block4x3(x, base, colOff, S, v + 8 * j, vOff, o + 8 * j, ldo, rows, accumulate);
+        if (vectors - j == 2) block4x2(x, base, colOff, S, v + 8 * j, vOff, o + 8 * j, ldo, rows, accumulate);
+        if (vectors - j == 1) block4x1(x, base, colOff, S, v + 8 * j, vOff, o + 8 * j, ldo, rows, accumulate);
+    }
+}
+
 // Rows r0..r0+5 of a against columns t0..t0+1 of b: 12 accumulators of 8 partial sums.
 #define DOT_ROWS 6
 #define DOT_COLS 2

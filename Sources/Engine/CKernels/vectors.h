@@ -14,8 +14,11 @@ INLINE v8 splat(float x) { return (v8){x, x, x, x, x, x, x, x}; }
 
 #if defined(__x86_64__) && defined(__clang__)
 #define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+// Also for AVX-512 CPUs: the same 8-float vectors, with 32 registers to hold them.
+#define MULTIVERSION_WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MULTIVERSION
+#define MULTIVERSION_WIDE
 #endif
 
 typedef int32_t i8v __attribute__((vector_size(32)));

@@ -13,6 +13,11 @@
 void mlpsh_gather_gemm(const float *x, const int32_t *rowBase, int32_t R, const int32_t *colOff, int32_t S,
                        const float *v, const int32_t *vOff, int32_t vectors, float *out, int64_t ldo, int32_t accumulate);
 
+// The same product in blocks of 4 rows and 3 column vectors (where R is a multiple of 4,
+// as 16, 32 or 64 channels, none of the rows computed in vain).
+void mlpsh_gather_gemm4(const float *x, const int32_t *rowBase, int32_t R, const int32_t *colOff, int32_t S,
+                        const float *v, const int32_t *vOff, int32_t vectors, float *out, int64_t ldo, int32_t accumulate);
+
 // Dot products of rows: out[r * ldo + t] (+)= sum over j < 8 * vectors of
 // a[aOff[r] + j] * b[bOff[t] + j]. The weight gradient with positions as lanes: r an output
 // channel (a its gradient, in rows as wide as the bordered input), t a tap (b the bordered input).

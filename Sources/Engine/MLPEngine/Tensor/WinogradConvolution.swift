@@ -68,6 +68,8 @@ struct WinogradConvolution {
     /// At most this many floats of transformed tiles a buffer (256 KB): a group's inputs, products
     /// and gradients stay in L2 between the transforms and the products.
     static let groupBudget = 1 << 16
+    /// The most floats of transformed tiles a buffer may hold (16 MB).
+    static let largestBuffer = 1 << 22
     /// The smallest channel counts it is used for: with fewer, the products are too thin to
     /// gain from (the direct kernels take them).
     static let minimumChannels = 8
@@ -83,7 +85,9 @@ struct WinogradConvolution {
         let tiles = max(forwardPlan.tiles, inputGradientPlan.tiles)
         group = max(1, Self.groupBudget / (16 * max(c, o) * tiles))
         let ldv = (group * tiles + 7) / 8 * 8 + 8
-        guard 16 * max(c, o + 7) * ldv < Int(Int32.max) / 2 else { return nil }
+        // An image so large that its transformed tiles would take more than 16 MB a buffer
+        // goes to the direct kernels, whose buffers are the size of the image.
+        guard 16 * max(c, o + 7) * ldv <= Self.largestBuffer else { return nil }
         lanes = ldv
         weightRowsByOutput = (0..<o).map { Int32($0 * c) }
         weightRowsByInput = (0..<c).map { Int32($0 * o) }
@@ -129,7 +133,9 @@ struct WinogradConvolution {
             mlpsh_winograd_gradient(dy + i * p.outputSize, Int32(o), Int32(p.outHeight), Int32(p.outWidth), Int32(p.tilesHigh),
                                     Int32(p.tilesWide), work, g + i * p.tiles * ol, Int64(ol), Int64(ldv * ol), biasSums)
         }
-        // z[e][c][o] (+)= Σ_t V[e][c][t] g[e][t][o]: rows of V against the tiles' rows of g.
+        // z[e][c][o] (+)= Σ_t V[e][c][t] g[e][t][o]: rows of V against the tiles' rows of g. (The
+        // products of the passes sum over the channels, few, in blocks of 4 rows by 3 vectors,
+        // which waste no rows for 16, 32 or 64 channels; these sum over the tiles, many.)
         for e in 0..<16 {
             mlpsh_gather_gemm(v + e * c * ldv, inputLaneRows, Int32(c), tileIndex, Int32(n * p.tiles), g + e * ldv * ol, tileRows,
                               Int32(ol / 8), partial + e * c * ol, Int64(ol), first ? 0 : 1)
@@ -172,8 +178,8 @@ struct WinogradConvolution {
         let v = transformInputs(p, x, count: n, bordered: bordered, into: space.inputs)
         let m = space.products.reserve(16 * max(inChannels, outChannels) * ldv), vectors = (n * p.tiles + 7) / 8
         for e in 0..<16 {
-            mlpsh_gather_gemm(u + e * co * ci, weightRows, Int32(co), index, Int32(ci), v + e * ci * ldv, laneRows, Int32(vectors),
-                              m + e * co * ldv, Int64(ldv), 0)
+            mlpsh_gather_gemm4(u + e * co * ci, weightRows, Int32(co), index, Int32(ci), v + e * ci * ldv, laneRows, Int32(vectors),
+                               m + e * co * ldv, Int64(ldv), 0)
         }
         for i in 0..<n {
             mlpsh_winograd_output(m + i * p.tiles, Int64(ldv), Int64(co * ldv), Int32(co), Int32(p.tilesHigh), Int32(p.tilesWide),
