@@ -197,6 +197,44 @@ final class ConvLayerTests: XCTestCase {
     /// One channel of values 1, 2, 3, 4 over a batch of two 1x2 images: μ = 2.5, σ² = 1.25
     /// (biased), so x̂ = (x − 2.5)/√(1.25 + eps); the running mean moves 0.1 toward 2.5 and the
     /// running variance 0.1 toward the unbiased 5/3; num_batches_tracked counts.
+    /// A layer list computes a batch norm and the ReLU after it in one pass each way; the
+    /// outputs, the input gradient and the parameters' gradients are those of the two layers
+    /// run one after the other, bit for bit, in training and in evaluation, for batchnorm2d and
+    /// batchnorm1d, with sizes that leave a tail past whole vectors and values at exactly zero.
+    func testBatchNormThenReLURunAsOneGiveTheSameNumbers() throws {
+        var random = RandomSource(seed: 5)
+        for (kind, shape) in [("batchnorm2d", [3, 5, 7]), ("batchnorm1d", [13])] {
+            for training in [true, false] {
+                let batch = 6, count = batch * shape.reduce(1, *)
+                let x = Tensor(shape: [batch] + shape, values: (0..<count).map { i in i % 11 == 0 ? 0 : random.uniform(-2, 2) })
+                let dy = Tensor(shape: [batch] + shape, values: (0..<count).map { _ in random.uniform(-1, 1) })
+                var results: [[[Float]]] = []
+                for fused in [false, true] {
+                    let norm = try XCTUnwrap(try layer(kind, [String(shape[0])], input: shape) as? BatchNorm)
+                    let relu = try layer("relu", [], input: shape)
+                    for c in 0..<shape[0] {
+                        norm.weight.value.data[c] = Float(c) * 0.3 - 0.4
+                        norm.bias.value.data[c] = Float(c % 2) * 0.2 - 0.1
+                    }
+                    norm.isTraining = training
+                    relu.isTraining = training
+                    for p in norm.parameters { p.grad.fill(0) }
+                    let list = LayerList([norm, relu], inputShape: shape)
+                    let y = fused ? list.forward(x) : relu.forward(norm.forward(x))
+                    XCTAssertEqual(norm.rectified, fused)
+                    let outputs = y.array
+                    let dx = fused ? list.backward(dy) : norm.backward(relu.backward(dy))
+                    results.append([outputs, dx.array, norm.weight.grad.array, norm.bias.grad.array,
+                                    norm.runningMean.array, norm.runningVar.array])
+                }
+                for (i, what) in ["output", "dx", "dW", "db", "running mean", "running var"].enumerated() {
+                    XCTAssertEqual(results[0][i].map(\.bitPattern), results[1][i].map(\.bitPattern), "\(what), \(kind), training \(training)")
+                }
+                XCTAssertTrue(results[1][0].contains(0) && results[1][0].contains { $0 > 0 }, "some outputs are rectified, some not")
+            }
+        }
+    }
+
     func testBatchNormByHand() throws {
         let bn = try XCTUnwrap(try layer("batchnorm2d", ["1"], input: [1, 1, 2]) as? BatchNorm)
         bn.weight.value.data[0] = 2

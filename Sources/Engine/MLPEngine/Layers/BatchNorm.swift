@@ -35,6 +35,8 @@ public final class BatchNorm: Layer {
     /// x̂ = (x − mean)·(1/σ) again (the same operations, so the same values) rather than keep it.
     private var input: Tensor?
     private var means: [Float] = [], inverseStd: [Float] = []
+    /// Whether the last forward pass computed the ReLU after it too.
+    public private(set) var rectified = false
     private var usedBatchStatistics = true
 
     public init(kind: String, shape: [Int], eps: Double, momentum: Double, affine: Bool = true) {
@@ -73,7 +75,13 @@ public final class BatchNorm: Layer {
         return 0
     }
 
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, rectifying: false) }
+
+    /// The forward pass; with `rectifying`, of this layer and the ReLU after it at once (one
+    /// pass over the activations fewer each way, as oneDNN fuses them): y = max(0, BN(x)), and
+    /// the next backward pass takes the ReLU's output gradient. Layer lists do it (LayerList).
+    public func forward(_ x: Tensor, rectifying: Bool) -> Tensor {
+        rectified = rectifying
         let batch = x.rows, c = channels, l = spatial
         output.reshape(x.shape)
         input = x
@@ -113,7 +121,8 @@ public final class BatchNorm: Layer {
                     let wc = w[ch], b0 = bias[ch]
                     for b in 0..<batch {
                         let offset = (b * c + ch) * l
-                        BatchNorm.normalize(src + offset, l, mean: mean, invStd: invStd, scale: wc, shift: b0, output: out + offset)
+                        BatchNorm.normalize(src + offset, l, mean: mean, invStd: invStd, scale: wc, shift: b0, rectify: rectifying,
+                                            output: out + offset)
                     }
                 }
             }
@@ -154,77 +163,106 @@ public final class BatchNorm: Layer {
 
     /// Σ a[i] and Σ a[i]·b[i] over i < n, as `sum`.
     /// y = x̂·scale + shift, x̂ = (x − mean)·invStd, 8 at a time (the same operations, in the
-    /// same order, as one at a time).
+    /// same order, as one at a time); with `rectify`, max(0, y) as ReLU computes it.
     @inline(__always)
     static func normalize(_ p: UnsafePointer<Float>, _ n: Int, mean: Float, invStd: Float, scale: Float, shift: Float,
-                          output y: UnsafeMutablePointer<Float>) {
+                          rectify: Bool, output y: UnsafeMutablePointer<Float>) {
         let m = SIMD8<Float>(repeating: mean), s = SIMD8<Float>(repeating: invStd)
-        let w = SIMD8<Float>(repeating: scale), b = SIMD8<Float>(repeating: shift)
+        let w = SIMD8<Float>(repeating: scale), b = SIMD8<Float>(repeating: shift), zero = SIMD8<Float>()
         var i = 0
         while i + 8 <= n {
             let v = (UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - m) * s
-            UnsafeMutableRawPointer(y + i).storeBytes(of: v * w + b, as: SIMD8<Float>.self)
+            let out = v * w + b
+            UnsafeMutableRawPointer(y + i).storeBytes(of: rectify ? zero.replacing(with: out, where: out .> 0) : out, as: SIMD8<Float>.self)
             i += 8
         }
         while i < n {
-            y[i] = (p[i] - mean) * invStd * scale + shift
+            let out = (p[i] - mean) * invStd * scale + shift
+            y[i] = rectify && !(out > 0) ? 0 : out
             i += 1
         }
     }
 
-    /// dx = scale·(dy − meanDy − x̂·meanDyXh), x̂ = (x − mean)·invStd, 8 at a time.
+    /// The output gradient as the layer's own sees it: dy, or (`gate`, the scale and shift of a
+    /// rectified pass) dy where x̂·scale + shift > 0 and 0 elsewhere, as ReLU's backward.
+    @inline(__always)
+    static func gated(_ dy: SIMD8<Float>, _ xh: SIMD8<Float>, _ gate: (scale: Float, shift: Float)?) -> SIMD8<Float> {
+        guard let gate else { return dy }
+        let pre = xh * SIMD8(repeating: gate.scale) + SIMD8(repeating: gate.shift)
+        return SIMD8<Float>().replacing(with: dy, where: pre .> 0)
+    }
+
+    @inline(__always)
+    static func gated(_ dy: Float, _ xh: Float, _ gate: (scale: Float, shift: Float)?) -> Float {
+        guard let gate else { return dy }
+        return xh * gate.scale + gate.shift > 0 ? dy : 0
+    }
+
+    /// dx = scale·(g − meanDy − x̂·meanDyXh), x̂ = (x − mean)·invStd, g the gated dy, 8 at a time;
+    /// for running statistics (`batchStatistics` false), dx = scale·g.
     @inline(__always)
     static func inputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean: Float, invStd: Float,
-                              scale: Float, meanDy: Float, meanDyXh: Float, into dx: UnsafeMutablePointer<Float>) {
+                              scale: Float, meanDy: Float, meanDyXh: Float, batchStatistics: Bool,
+                              gate: (scale: Float, shift: Float)?, into dx: UnsafeMutablePointer<Float>) {
         let s = SIMD8<Float>(repeating: scale), m1 = SIMD8<Float>(repeating: meanDy), m2 = SIMD8<Float>(repeating: meanDyXh)
         let m = SIMD8<Float>(repeating: mean), inv = SIMD8<Float>(repeating: invStd)
         var i = 0
         while i + 8 <= n {
-            let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
             let xh = (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m) * inv
-            UnsafeMutableRawPointer(dx + i).storeBytes(of: s * (g - m1 - xh * m2), as: SIMD8<Float>.self)
+            let g = gated(UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self), xh, gate)
+            UnsafeMutableRawPointer(dx + i).storeBytes(of: batchStatistics ? s * (g - m1 - xh * m2) : s * g, as: SIMD8<Float>.self)
             i += 8
         }
         while i < n {
-            dx[i] = scale * (dy[i] - meanDy - (x[i] - mean) * invStd * meanDyXh)
+            let xh = (x[i] - mean) * invStd, g = gated(dy[i], xh, gate)
+            dx[i] = batchStatistics ? scale * (g - meanDy - xh * meanDyXh) : scale * g
             i += 1
         }
     }
 
-    /// Σ dy and Σ dy·x̂, x̂ = (x − mean)·invStd.
+    /// Σ g and Σ g·x̂, x̂ = (x − mean)·invStd, g the gated dy.
     @inline(__always)
-    static func sums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean: Float, invStd: Float) -> (Double, Double) {
+    static func sums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean: Float, invStd: Float,
+                     gate: (scale: Float, shift: Float)?) -> (Double, Double) {
         var s1 = SIMD8<Float>(), s2 = SIMD8<Float>()
         let m = SIMD8<Float>(repeating: mean), inv = SIMD8<Float>(repeating: invStd)
         var i = 0
         while i + 8 <= n {
-            let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+            let xh = (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m) * inv
+            let g = gated(UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self), xh, gate)
             s1 += g
-            s2 += g * ((UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m) * inv)
+            s2 += g * xh
             i += 8
         }
         var t1 = Double(s1.sum()), t2 = Double(s2.sum())
-        while i < n { t1 += Double(dy[i]); t2 += Double(dy[i]) * Double((x[i] - mean) * invStd); i += 1 }
+        while i < n {
+            let xh = (x[i] - mean) * invStd, g = gated(dy[i], xh, gate)
+            t1 += Double(g)
+            t2 += Double(g) * Double(xh)
+            i += 1
+        }
         return (t1, t2)
     }
 
-    /// Training: dx = w·(1/σ)/n · (n·dy − Σdy − x̂·Σ(dy·x̂)); evaluation: dx = w·(1/σ)·dy.
+    /// Training: dx = w·(1/σ)/n · (n·dy − Σdy − x̂·Σ(dy·x̂)); evaluation: dx = w·(1/σ)·dy. After a
+    /// rectified forward pass dy is the ReLU's output gradient, gated as ReLU's backward would.
     public func backward(_ gy: Tensor) -> Tensor {
         let batch = gy.rows, c = channels, l = spatial, n = Float(batch * l)
         gradInput.reshape(gy.shape)
         let affine = affine, wantInput = needsInputGradient, batchStatistics = usedBatchStatistics
         let gw = affine ? weight.grad.data : weight.value.data, gb = affine ? bias.grad.data : bias.value.data
-        let dyAll = gy.data, src = input!.data, dxAll = gradInput.data, w = weight.value.data
-        let meanOf = means.withUnsafeBufferPointer { $0.baseAddress! }
+        let dyAll = gy.data, src = input!.data, dxAll = gradInput.data, w = weight.value.data, shifts = bias.value.data
+        let meanOf = means.withUnsafeBufferPointer { $0.baseAddress! }, rectified = rectified
         inverseStd.withUnsafeBufferPointer { inv in
             let inv = inv.baseAddress!
             Parallel.shared.forEachSlice(of: c, minimum: 1) { first, count in
                 for ch in first..<(first + count) {
                     var sumDy = 0.0, sumDyXh = 0.0
                     let mean = meanOf[ch], invStd = inv[ch]
+                    let gate = rectified ? (scale: w[ch], shift: shifts[ch]) : nil
                     for b in 0..<batch {
                         let offset = (b * c + ch) * l
-                        let (s1, s2) = BatchNorm.sums(dyAll + offset, src + offset, l, mean: mean, invStd: invStd)
+                        let (s1, s2) = BatchNorm.sums(dyAll + offset, src + offset, l, mean: mean, invStd: invStd, gate: gate)
                         sumDy += s1
                         sumDyXh += s2
                     }
@@ -238,12 +276,8 @@ public final class BatchNorm: Layer {
                     for b in 0..<batch {
                         let offset = (b * c + ch) * l
                         let dy = dyAll + offset, dx = dxAll + offset
-                        if batchStatistics {
-                            BatchNorm.inputGradient(dy, src + offset, l, mean: mean, invStd: invStd, scale: scale, meanDy: meanDy,
-                                                    meanDyXh: meanDyXh, into: dx)
-                        } else {
-                            for j in 0..<l { dx[j] = scale * dy[j] }
-                        }
+                        BatchNorm.inputGradient(dy, src + offset, l, mean: mean, invStd: invStd, scale: scale, meanDy: meanDy,
+                                                meanDyXh: meanDyXh, batchStatistics: batchStatistics, gate: gate, into: dx)
                     }
                 }
             }

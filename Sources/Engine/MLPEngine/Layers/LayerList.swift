@@ -10,9 +10,41 @@ struct LayerList {
         outputShape = layers.last?.outputShape ?? inputShape
     }
 
-    func forward(_ x: Tensor) -> Tensor { layers.reduce(x) { $1.forward($0) } }
+    func forward(_ x: Tensor) -> Tensor { LayerList.forward(layers, x) }
 
-    func backward(_ g: Tensor) -> Tensor { layers.reversed().reduce(g) { $1.backward($0) } }
+    func backward(_ g: Tensor) -> Tensor { LayerList.backward(layers, g) }
+
+    /// Runs layers in order, as their forward passes one after another would, except that a
+    /// batch norm followed by a ReLU computes the ReLU itself (BatchNorm.forward(_:rectifying:)):
+    /// one pass over the activations fewer each way. (Sequential runs its layers so too.)
+    static func forward(_ layers: [Layer], _ x: Tensor) -> Tensor {
+        var h = x, i = 0
+        while i < layers.count {
+            if let norm = layers[i] as? BatchNorm, i + 1 < layers.count, layers[i + 1] is ReLU {
+                h = norm.forward(h, rectifying: true)
+                i += 2
+            } else {
+                h = layers[i].forward(h)
+                i += 1
+            }
+        }
+        return h
+    }
+
+    /// Backward through `layers` after `forward`: a ReLU whose batch norm computed it is skipped.
+    static func backward(_ layers: [Layer], _ gradient: Tensor) -> Tensor {
+        var g = gradient, i = layers.count - 1
+        while i >= 0 {
+            if layers[i] is ReLU, i > 0, let norm = layers[i - 1] as? BatchNorm, norm.rectified {
+                g = norm.backward(g)
+                i -= 2
+            } else {
+                g = layers[i].backward(g)
+                i -= 1
+            }
+        }
+        return g
+    }
 
     var specs: [Spec] { layers.map(\.spec) }
 

@@ -83,17 +83,12 @@ public final class Sequential {
         didSet { for l in layers { l.isTraining = isTraining } }
     }
 
-    public func forward(_ x: Tensor) -> Tensor {
-        var h = x
-        for layer in layers { h = layer.forward(h) }
-        return h
-    }
+    /// The layers' forward passes in order (a batch norm and the ReLU after it in one: see
+    /// LayerList.forward).
+    public func forward(_ x: Tensor) -> Tensor { LayerList.forward(layers, x) }
 
     /// Back-propagates `gradOutput` through every layer, accumulating parameter gradients.
-    public func backward(_ gradOutput: Tensor) {
-        var g = gradOutput
-        for layer in layers.reversed() { g = layer.backward(g) }
-    }
+    public func backward(_ gradOutput: Tensor) { _ = LayerList.backward(layers, gradOutput) }
 
     /// Checks that `data` (loaded as `name`) fits: its sample size and its number of classes.
     public func checkFit(_ data: Dataset, name: String) throws {
