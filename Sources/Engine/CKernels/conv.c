@@ -153,13 +153,28 @@ void mlpsh_dot_rows(const float *a, const int32_t *aOff, int32_t R, const float 
     }
 }
 
+// 8 positions by 8 channels at a time, transposed in registers; the positions past the last
+// whole 8 one at a time. (src has lds ≥ channels rounded up to 8 floats a position.)
+INLINE void transpose_out(const float *src, int64_t lds, int32_t positions, int32_t channels, const float *bias, float *dst) {
+    for (int32_t o0 = 0; o0 < channels; o0 += 8) {
+        const int32_t n = channels - o0 < 8 ? channels - o0 : 8;
+        int32_t q = 0;
+        for (; q + 8 <= positions; q += 8) {
+            v8 r[8];
+            for (int i = 0; i < 8; i++) r[i] = load8(src + (q + i) * lds + o0);
+            transpose8(r);
+            for (int i = 0; i < n; i++) store8(dst + (int64_t)(o0 + i) * positions + q, r[i] + splat(bias ? bias[o0 + i] : 0));
+        }
+        for (int32_t o = o0; o < o0 + n; o++) {
+            const float b = bias ? bias[o] : 0;
+            for (int32_t p = q; p < positions; p++) dst[(int64_t)o * positions + p] = src[p * lds + o] + b;
+        }
+    }
+}
+
 MULTIVERSION
 void mlpsh_transpose_out(const float *src, int64_t lds, int32_t positions, int32_t channels, const float *bias, float *dst) {
-    for (int32_t o = 0; o < channels; o++) {
-        const float b = bias ? bias[o] : 0;
-        float *d = dst + (int64_t)o * positions;
-        for (int32_t q = 0; q < positions; q++) d[q] = src[q * lds + o] + b;
-    }
+    transpose_out(src, lds, positions, channels, bias, dst);
 }
 
 MULTIVERSION

@@ -185,8 +185,9 @@ public final class Conv2d: Layer {
         let wantInput = needsInputGradient, hasBias = bias != nil, algorithm = algorithmInUse
         if wantInput {
             gradInput.reshape(x.shape)
-            // Winograd writes every value; the other ways add into it.
-            if algorithm != .winograd { gradInput.fill(0) }
+            // Winograd writes every value; the direct kernels clear each image's as they come to
+            // it (on its core, the cache warm for the sums into it); columns add into it whole.
+            if algorithm == .im2col { gradInput.fill(0) }
         }
         let w = weight.value.data, dx = gradInput.data, src = x.data, dyAll = gy.data
         let patch = g.patch, current = pass, groups = groups
@@ -216,6 +217,7 @@ public final class Conv2d: Layer {
                 direct.accumulateWeightGradient(src + first * g.inputSize, dy, into: partial, biasSums: hasBias ? db : nil,
                                                 first: fresh, padded: ws.padded, work: ws.cols)
                 if wantInput {
+                    (dx + first * g.inputSize).update(repeating: 0, count: g.inputSize)
                     direct.addInputGradient(dy, weights: weights, into: dx + first * g.inputSize, rows: ws.gradientPadded, tile: ws.product)
                 }
             }
