@@ -2,7 +2,7 @@ import Foundation
 import MLPEngine
 
 /// The version written into checkpoints' metadata.
-public let mlpshVersion = "0.7.0"
+public let mlpshVersion = "0.8.0"
 
 func checkpointCommands() -> [Command] {
     [

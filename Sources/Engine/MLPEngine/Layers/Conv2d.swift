@@ -1,3 +1,9 @@
+/// How a convolution is computed: Winograd's F(2x2, 3x3), the direct kernels, or lowered to
+/// columns and multiplied by sgemm.
+public enum ConvAlgorithm: String, CaseIterable, Sendable {
+    case winograd, direct, im2col
+}
+
 /// nn.Conv2d: y[b, o] = Σ_c W[o, c] ⋆ x[b, c] + bias[o], W [OUT, IN/G, KH, KW], initialised
 /// as PyTorch's (kaiming_uniform_(a=√5) on W, bias uniform(±1/√fan_in), fan_in = IN/G·KH·KW).
 /// With G groups, output channels o of group g = o / (OUT/G) see only input channels of
@@ -15,12 +21,6 @@
 /// im2col), a group of images' patches become the columns of one [IN·K·K, G·L] matrix (L output
 /// positions an image), and W[OUT, IN·K·K] · cols is every output of the group in one
 /// cblas_sgemm; backward is two more products, dW += dY · colsᵀ and dcols = Wᵀ · dY, then col2im.
-/// How a convolution is computed: Winograd's F(2x2, 3x3), the direct kernels, or lowered to
-/// columns and multiplied by sgemm.
-public enum ConvAlgorithm: String, CaseIterable, Sendable {
-    case winograd, direct, im2col
-}
-
 public final class Conv2d: Layer {
     public let name = "conv2d"
     public let geometry: ConvGeometry

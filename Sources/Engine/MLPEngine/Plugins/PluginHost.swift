@@ -2,7 +2,7 @@
 /// compiled into the plugin, not called in the engine) and a plugin built against another
 /// engine is refused.
 @_alwaysEmitIntoClient
-public var engineVersion: String { "0.7.0" }
+public var engineVersion: String { "0.8.0" }
 
 /// The name of the C entry point every plugin library exports:
 ///
