@@ -19,7 +19,9 @@ internal import CKernels
 /// Images are transformed a group at a time (their tiles side by side, as the lanes of one
 /// product), the group small enough that its transformed tiles stay in the core's L2 cache.
 /// Rounding: the transforms add and halve, so the result differs from the direct sum by a few
-/// float32 roundings (tested against the definition in Double to 1e-4, as the other kernels).
+/// float32 roundings: against the exact sum, on random 16- and 64-channel patches, the largest
+/// error was 2.1e-7 and 4.2e-7 where the direct float32 sum's was 1.1e-7 and 3.9e-7 (outputs of
+/// about 0.5). F(4x4, 3x3), 4 times fewer products, erred by 3.5e-6 and 6.2e-6: not used.
 struct WinogradConvolution {
     /// One direction of the algorithm: planes [inChannels, inHeight, inWidth], bordered by
     /// `pad` zeros, convolved to planes [outChannels, outHeight, outWidth].
