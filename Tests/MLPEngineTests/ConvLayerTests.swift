@@ -60,6 +60,9 @@ final class ConvLayerTests: XCTestCase {
             // (which it leaves to the direct kernels).
             (8, 8, 3, 7, 7, 1, 1), (12, 9, 3, 15, 10, 0, 1), (9, 16, 3, 5, 13, 2, 1), (16, 16, 3, 28, 28, 1, 1),
             (64, 40, 3, 7, 7, 1, 1), (33, 8, 3, 19, 3, 1, 1), (8, 8, 3, 6, 6, 3, 1),
+            // Stride 2 as a ResNet's downsampling layers (3x3 padding 1, and its 1x1 shortcut),
+            // on odd and even sizes wide enough for the vectorised column sums.
+            (5, 16, 3, 29, 37, 1, 2), (6, 8, 1, 33, 18, 0, 2), (4, 8, 5, 40, 21, 2, 2),
         ]
         // Every way: Winograd (the 3x3 layers with stride 1 and 8 or more channels), the direct
         // kernels, and im2col + sgemm (kept for comparison, bench layers conv=im2col).
