@@ -3,7 +3,8 @@
 // of the bordered input; with V = Bᵀ d B and U = G g Gᵀ, Y = Aᵀ (U ⊙ V) A, where
 //   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
 //   Aᵀ = [1 1 1 0; 0 1 -1 -1].
-// The transforms below take 8 neighbouring tiles of one row of tiles as the lanes of a vector.
+// The input and output transforms take 8 neighbouring tiles of one row of tiles as the lanes of
+// a vector; the output gradient's takes 8 channels of one tile.
 #include "ckernels.h"
 #include "vectors.h"
 

@@ -68,8 +68,8 @@ void mlpsh_border_copy(const float *src, int32_t channels, int32_t height, int32
 
 // Winograd's F(2x2, 3x3) for 3x3 kernels with stride 1 (winograd.c). Tiles of 2x2 outputs,
 // tilesH x tilesW of them an image, are the lanes: a transformed tile is 16 values, value e
-// of tile t of channel c at [e * lde + c * ldv + t]. The tile loops write 8 tiles at a time,
-// so up to 7 lanes past an image's last tile are overwritten (the next image's, or spare).
+// of tile t of channel c at [e * lde + c * ldv + t]. The input transform writes 8 tiles at a
+// time, so up to 7 lanes past an image's last tile are overwritten (the next image's, or spare).
 
 // V = Bᵀ d B for every tile of every channel: d the 4x4 patch at row 2·ty, column 2·tx of the
 // bordered planes xp (`plane` floats each, rows of rowStride ≥ 2·tilesW + 2, and 16 floats to
